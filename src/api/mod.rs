@@ -1,0 +1,2 @@
+//! The Kubernetes API server.
+pub mod status;
