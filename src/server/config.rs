@@ -1,0 +1,239 @@
+//! `kedge server` settings: command-line flags (named as in k3s) merged over the YAML config
+//! file (`/etc/kedge/config.yaml`, same keys as the flags); flags win, then the file, then the
+//! defaults.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use ipnetwork::Ipv4Network;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {msg}")]
+    Parse { path: String, msg: String },
+    #[error("invalid {what} {value:?}: {msg}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        msg: String,
+    },
+}
+
+/// Flags of `kedge server`; every field is optional so the config file can fill it.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServerFlags {
+    /// Directory for state (store, certificates)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on
+    #[arg(long, value_name = "IP")]
+    pub bind_address: Option<IpAddr>,
+    /// HTTPS port of the API server
+    #[arg(long, value_name = "PORT")]
+    pub https_listen_port: Option<u16>,
+    /// Address advertised to nodes and in the `kubernetes` Endpoints
+    #[arg(long, value_name = "IP")]
+    pub advertise_address: Option<IpAddr>,
+    /// Extra subject alternative name for the serving certificate (repeatable)
+    #[arg(long = "tls-san", value_name = "NAME")]
+    #[serde(default)]
+    pub tls_san: Vec<String>,
+    /// Where to write the admin kubeconfig
+    #[arg(long, value_name = "FILE")]
+    pub write_kubeconfig: Option<PathBuf>,
+    /// File mode of the kubeconfig, octal
+    #[arg(long, value_name = "MODE")]
+    pub write_kubeconfig_mode: Option<String>,
+    /// Pod network
+    #[arg(long, value_name = "CIDR")]
+    pub cluster_cidr: Option<String>,
+    /// Service network
+    #[arg(long, value_name = "CIDR")]
+    pub service_cidr: Option<String>,
+    /// Run the control plane only, no node agent
+    #[arg(long)]
+    #[serde(default)]
+    pub disable_agent: bool,
+}
+
+/// The effective settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub bind_address: IpAddr,
+    pub port: u16,
+    pub advertise_address: Option<IpAddr>,
+    pub tls_san: Vec<String>,
+    pub write_kubeconfig: PathBuf,
+    pub write_kubeconfig_mode: u32,
+    pub cluster_cidr: Ipv4Network,
+    pub service_cidr: Ipv4Network,
+    pub disable_agent: bool,
+}
+
+pub const DEFAULT_CONFIG: &str = "/etc/kedge/config.yaml";
+
+/// Read the config file; a missing default file is not an error, a missing named one is.
+pub fn load_file(path: &Path, explicit: bool) -> Result<ServerFlags, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(ServerFlags::default())
+        }
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        }
+    };
+    if text.trim().is_empty() {
+        return Ok(ServerFlags::default());
+    }
+    serde_yaml_ng::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    })
+}
+
+fn cidr(what: &'static str, v: &str) -> Result<Ipv4Network, ConfigError> {
+    let n: Ipv4Network =
+        v.parse()
+            .map_err(|e: ipnetwork::IpNetworkError| ConfigError::Invalid {
+                what,
+                value: v.into(),
+                msg: e.to_string(),
+            })?;
+    if n.prefix() > 28 {
+        return Err(ConfigError::Invalid {
+            what,
+            value: v.into(),
+            msg: "the range must be /28 or larger".into(),
+        });
+    }
+    Ok(Ipv4Network::new(n.network(), n.prefix()).unwrap_or(n))
+}
+
+/// Merge flags over the file over the defaults.
+pub fn resolve(flags: ServerFlags, file: ServerFlags) -> Result<ServerConfig, ConfigError> {
+    let mode_s = flags
+        .write_kubeconfig_mode
+        .or(file.write_kubeconfig_mode)
+        .unwrap_or_else(|| "0600".into());
+    let mode = u32::from_str_radix(mode_s.trim_start_matches("0o"), 8).map_err(|e| {
+        ConfigError::Invalid {
+            what: "--write-kubeconfig-mode",
+            value: mode_s.clone(),
+            msg: e.to_string(),
+        }
+    })?;
+    if mode > 0o777 {
+        return Err(ConfigError::Invalid {
+            what: "--write-kubeconfig-mode",
+            value: mode_s,
+            msg: "must be at most 0777".into(),
+        });
+    }
+    let mut tls_san = file.tls_san;
+    tls_san.extend(flags.tls_san);
+    Ok(ServerConfig {
+        data_dir: flags
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| "/var/lib/kedge".into()),
+        bind_address: flags
+            .bind_address
+            .or(file.bind_address)
+            .unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        port: flags
+            .https_listen_port
+            .or(file.https_listen_port)
+            .unwrap_or(6443),
+        advertise_address: flags.advertise_address.or(file.advertise_address),
+        tls_san,
+        write_kubeconfig: flags
+            .write_kubeconfig
+            .or(file.write_kubeconfig)
+            .unwrap_or_else(|| "/etc/kedge/kedge.yaml".into()),
+        write_kubeconfig_mode: mode,
+        cluster_cidr: cidr(
+            "--cluster-cidr",
+            &flags
+                .cluster_cidr
+                .or(file.cluster_cidr)
+                .unwrap_or_else(|| "10.42.0.0/16".into()),
+        )?,
+        service_cidr: cidr(
+            "--service-cidr",
+            &flags
+                .service_cidr
+                .or(file.service_cidr)
+                .unwrap_or_else(|| "10.43.0.0/16".into()),
+        )?,
+        disable_agent: flags.disable_agent || file.disable_agent,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(
+            &path,
+            "https-listen-port: 7443\ntls-san:\n  - a.example\nservice-cidr: 10.96.0.0/12\n",
+        )
+        .unwrap();
+        let file = load_file(&path, true).unwrap();
+        let flags = ServerFlags {
+            https_listen_port: Some(8443),
+            tls_san: vec!["b.example".into()],
+            ..Default::default()
+        };
+        let c = resolve(flags, file).unwrap();
+        assert_eq!(c.port, 8443);
+        assert_eq!(c.tls_san, vec!["a.example", "b.example"]);
+        assert_eq!(c.service_cidr.to_string(), "10.96.0.0/12");
+        assert_eq!(c.cluster_cidr.to_string(), "10.42.0.0/16");
+        assert_eq!(c.write_kubeconfig_mode, 0o600);
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/kedge"));
+    }
+
+    #[test]
+    fn bad_input_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, "no-such-key: 1\n").unwrap();
+        assert!(matches!(
+            load_file(&path, true),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            load_file(&dir.path().join("none"), true),
+            Err(ConfigError::Read { .. })
+        ));
+        assert!(load_file(&dir.path().join("none"), false).is_ok());
+        let bad = ServerFlags {
+            service_cidr: Some("10.43.0.0/33".into()),
+            ..Default::default()
+        };
+        assert!(resolve(bad, ServerFlags::default()).is_err());
+        let bad = ServerFlags {
+            write_kubeconfig_mode: Some("999".into()),
+            ..Default::default()
+        };
+        assert!(resolve(bad, ServerFlags::default()).is_err());
+    }
+}
