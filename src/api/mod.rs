@@ -1,2 +1,23 @@
-//! The Kubernetes API server.
+//! The Kubernetes API server: resources declared once in a registry, served over HTTPS to
+//! unmodified kubectl and client libraries, stored in the revisioned LMDB store.
+
+pub mod alloc;
+pub mod body;
+pub mod bootstrap;
+pub mod builtin;
+pub mod crd;
+pub mod defaults;
+pub mod discovery;
+pub mod handlers;
+pub mod http;
+pub mod object;
+pub mod openapi;
+pub mod patch;
+pub mod protobuf;
+pub mod registry;
+pub mod request;
+pub mod selector;
+pub mod server;
 pub mod status;
+pub mod table;
+pub mod validation;

@@ -242,7 +242,10 @@ impl Db {
     /// Drop log entries with revision `<= upto` and record the new compaction point.
     pub fn txn_compact(&self, txn: &mut RwTxn, upto: u64) -> Result<(), StoreError> {
         let hi = rev_key(upto);
-        let range = (std::ops::Bound::Unbounded, std::ops::Bound::Included(&hi[..]));
+        let range = (
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Included(&hi[..]),
+        );
         self.log.delete_range(txn, &range)?;
         self.meta.put(txn, META_COMPACTED, &upto.to_be_bytes())?;
         Ok(())

@@ -65,7 +65,11 @@ impl Default for Options {
             retain_revisions: 20_000,
             cache_events: 4_096,
             // LMDB reserves address space, not disk; 32-bit boards cannot reserve much.
-            map_size: if cfg!(target_pointer_width = "64") { 32 << 30 } else { 1 << 30 },
+            map_size: if cfg!(target_pointer_width = "64") {
+                32 << 30
+            } else {
+                1 << 30
+            },
         }
     }
 }

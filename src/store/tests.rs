@@ -31,7 +31,10 @@ fn conditional_writes_and_revisions() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path(), 100);
     smol::block_on(async {
-        let out = s.write(vec![put("/a/1", "x"), put("/a/2", "y")]).await.unwrap();
+        let out = s
+            .write(vec![put("/a/1", "x"), put("/a/2", "y")])
+            .await
+            .unwrap();
         assert_eq!(done_rev(&out[0]), 1);
         assert_eq!(done_rev(&out[1]), 2);
         let out = s.write(vec![put("/a/1", "z")]).await.unwrap();
@@ -52,7 +55,10 @@ fn conditional_writes_and_revisions() {
         assert_eq!(done_rev(&out[0]), 3);
         let (rec, rev) = s.get(b"/a/1").unwrap();
         let rec = rec.unwrap();
-        assert_eq!((&*rec.value, rec.create_rev, rec.mod_rev, rev), (&b"w"[..], 1, 3, 3));
+        assert_eq!(
+            (&*rec.value, rec.create_rev, rec.mod_rev, rev),
+            (&b"w"[..], 1, 3, 3)
+        );
         let del = Op::Delete {
             key: b"/a/2".to_vec(),
             expect: None,
@@ -98,7 +104,9 @@ fn watch_replays_log_then_follows_live() {
     smol::block_on(async {
         // More writes than the cache holds, so the early part must come from the log.
         for i in 0..20 {
-            s.write(vec![put(&format!("/w/{i:02}"), "v")]).await.unwrap();
+            s.write(vec![put(&format!("/w/{i:02}"), "v")])
+                .await
+                .unwrap();
         }
         s.write(vec![put("/other/x", "v")]).await.unwrap();
         let mut w = s.watch(b"/w/", 3).unwrap();
@@ -150,7 +158,10 @@ fn compaction_expires_old_revisions_and_keeps_disk_flat() {
             }
         }
         assert!(s.compacted_revision() >= s.revision() - 55);
-        assert!(matches!(s.watch(b"/", 1), Err(StoreError::Compacted { .. })));
+        assert!(matches!(
+            s.watch(b"/", 1),
+            Err(StoreError::Compacted { .. })
+        ));
         assert!(s.watch(b"/", s.revision() - 10).is_ok());
         // Freed pages are reused, so the file stops growing once the window is full.
         assert_eq!(sizes.first(), sizes.last(), "sizes: {sizes:?}");
@@ -190,7 +201,10 @@ fn concurrent_writers_share_commits() {
                 let s = s.clone();
                 smol::spawn(async move {
                     for i in 0..50 {
-                        let out = s.write(vec![put(&format!("/c/{t}/{i}"), "v")]).await.unwrap();
+                        let out = s
+                            .write(vec![put(&format!("/c/{t}/{i}"), "v")])
+                            .await
+                            .unwrap();
                         done_rev(&out[0]);
                     }
                 })

@@ -70,11 +70,7 @@ impl WriterHandle {
     }
 }
 
-pub fn spawn(
-    db: Arc<Db>,
-    cache: Arc<EventCache>,
-    retain: u64,
-) -> Result<WriterHandle, StoreError> {
+pub fn spawn(db: Arc<Db>, cache: Arc<EventCache>, retain: u64) -> Result<WriterHandle, StoreError> {
     let (tx, rx) = mpsc::channel::<Request>();
     let (mut rev, mut compacted) = db.revisions()?;
     std::thread::Builder::new()
@@ -100,9 +96,9 @@ pub fn spawn(
                     Err(e) => {
                         let msg = e.to_string();
                         for req in batch {
-                            let _ = req
-                                .reply
-                                .send_blocking(Err(StoreError::Corrupt(format!("commit failed: {msg}"))));
+                            let _ = req.reply.send_blocking(Err(StoreError::Corrupt(format!(
+                                "commit failed: {msg}"
+                            ))));
                         }
                     }
                 }

@@ -1,0 +1,138 @@
+//! The API server's shared state and top-level request dispatch.
+//!
+//! Contract: [`ApiServer::handle`] answers one HTTP request. Health and version endpoints need
+//! no credentials; everything else needs an authenticated [`User`] (401 otherwise). Resource
+//! paths are resolved through the [`Registry`]; every failure is a `metav1.Status`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use ipnetwork::Ipv4Network;
+use serde_json::{json, Value};
+
+use super::alloc::Allocators;
+use super::body::{self, Body};
+use super::registry::Registry;
+use super::request::{parse_path, parse_query, PathKind};
+use super::status::ApiError;
+use super::{discovery, handlers, openapi};
+use crate::clock::Clock;
+use crate::store::Store;
+
+/// The Kubernetes version whose API kedge implements (k8s-openapi `v1_33`).
+pub const KUBE_MINOR: &str = "33";
+pub const KUBE_GIT_VERSION: &str = "v1.33.0+kedge";
+
+/// Static settings of the API server.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub service_cidr: Ipv4Network,
+    pub cluster_cidr: Ipv4Network,
+    /// Address other nodes and the `kubernetes` Endpoints use to reach the API.
+    pub advertise_ip: IpAddr,
+    pub port: u16,
+}
+
+/// An authenticated client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+pub struct ApiServer {
+    pub store: Store,
+    pub registry: Registry,
+    pub alloc: Allocators,
+    pub clock: Arc<dyn Clock>,
+    pub cfg: ApiConfig,
+}
+
+fn version_info() -> Value {
+    json!({
+        "major": "1",
+        "minor": KUBE_MINOR,
+        "emulationMajor": "1",
+        "emulationMinor": KUBE_MINOR,
+        "gitVersion": KUBE_GIT_VERSION,
+        "gitCommit": env!("CARGO_PKG_VERSION"),
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-22T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("linux/{}", std::env::consts::ARCH),
+    })
+}
+
+impl ApiServer {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, cfg: ApiConfig) -> Arc<ApiServer> {
+        Arc::new(ApiServer {
+            store,
+            registry: Registry::new(super::builtin::resources()),
+            alloc: Allocators::new(cfg.service_cidr),
+            clock,
+            cfg,
+        })
+    }
+
+    /// Answer one request.
+    pub async fn handle(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        user: Option<User>,
+    ) -> Response<Body> {
+        match self.route(req, user).await {
+            Ok(r) => r,
+            Err(e) => body::error(&e),
+        }
+    }
+
+    async fn route(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        user: Option<User>,
+    ) -> Result<Response<Body>, ApiError> {
+        let path = req.uri().path().to_string();
+        match path.as_str() {
+            "/healthz" | "/livez" | "/readyz" | "/healthz/ping" | "/livez/ping" => {
+                return Ok(body::text(200, "ok"))
+            }
+            "/version" => return Ok(body::json(200, &version_info())),
+            _ => {}
+        }
+        let Some(user) = user else {
+            return Err(ApiError::unauthorized());
+        };
+        let accept = req
+            .headers()
+            .get(hyper::header::ACCEPT)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
+            return openapi::serve(self, &path);
+        }
+        if path == "/openapi/v2" {
+            return Ok(openapi::v2_empty());
+        }
+        let kind = parse_path(&path).ok_or_else(ApiError::not_found_path)?;
+        let method = req.method().clone();
+        match kind {
+            PathKind::Root { legacy } if method == Method::GET => {
+                discovery::root(&self.registry, legacy, &accept)
+            }
+            PathKind::Group(g) if method == Method::GET => discovery::group(&self.registry, &g),
+            PathKind::GroupVersion { group, version } if method == Method::GET => {
+                discovery::group_version(&self.registry, &group, &version)
+            }
+            PathKind::Resource(info) => {
+                let query = parse_query(req.uri().query());
+                let raw_query = req.uri().query().map(str::to_string);
+                handlers::resource(self, req, info, query, raw_query, &accept, &user).await
+            }
+            _ => Err(ApiError::method_not_allowed(method.as_str(), &path)),
+        }
+    }
+}
