@@ -1,0 +1,114 @@
+//! A minimal HTTPS client for benchmarks and tests: kubeconfig credentials, one HTTP/1.1
+//! keep-alive connection per client, JSON requests.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request};
+use rustls::pki_types::ServerName;
+use smol_hyper::rt::FuturesIo;
+
+/// Server address and TLS settings from a kubeconfig.
+#[derive(Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+fn b64(v: &serde_json::Value, what: &str) -> Result<Vec<u8>> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| anyhow!("kubeconfig has no {what}"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .with_context(|| format!("kubeconfig {what} is not base64"))
+}
+
+impl Target {
+    pub fn from_kubeconfig(path: &std::path::Path) -> Result<Target> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let kc: serde_json::Value = serde_yaml_ng::from_str(&text).context("parsing kubeconfig")?;
+        let cluster = &kc["clusters"][0]["cluster"];
+        let user = &kc["users"][0]["user"];
+        let server = cluster["server"]
+            .as_str()
+            .ok_or_else(|| anyhow!("kubeconfig has no server"))?;
+        let hostport = server.trim_start_matches("https://").trim_end_matches('/');
+        let (host, port) = hostport
+            .rsplit_once(':')
+            .ok_or_else(|| anyhow!("server {server} has no port"))?;
+        let ca = b64(
+            &cluster["certificate-authority-data"],
+            "certificate-authority-data",
+        )?;
+        let cert = b64(&user["client-certificate-data"], "client-certificate-data")?;
+        let key = b64(&user["client-key-data"], "client-key-data")?;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut ca.as_slice()) {
+            roots.add(c?)?;
+        }
+        let chain: Vec<_> =
+            rustls_pemfile::certs(&mut cert.as_slice()).collect::<Result<_, _>>()?;
+        let key = rustls_pemfile::private_key(&mut key.as_slice())?
+            .ok_or_else(|| anyhow!("no client key"))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)?;
+        Ok(Target {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port: port.parse().context("server port")?,
+            tls: Arc::new(tls),
+        })
+    }
+
+    /// Open one keep-alive connection.
+    pub async fn connect(&self) -> Result<Conn> {
+        let tcp = smol::net::TcpStream::connect((self.host.as_str(), self.port)).await?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::try_from(self.host.clone())?;
+        let tls = futures_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await?;
+        let (send, conn) = hyper::client::conn::http1::handshake(FuturesIo::new(tls)).await?;
+        crate::rt::spawn(async move {
+            let _ = conn.await;
+        })
+        .detach();
+        Ok(Conn { send })
+    }
+}
+
+pub struct Conn {
+    send: SendRequest<Full<Bytes>>,
+}
+
+impl Conn {
+    /// Send one request; returns the status code and body.
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Bytes)> {
+        self.send.ready().await?;
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "kedge")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+        let resp = self.send.send_request(req).await?;
+        let code = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok((code, bytes))
+    }
+}

@@ -1,0 +1,113 @@
+//! `kedge bench`: benchmarks that print their figures (recorded in docs/benchmarks.md) and the
+//! load generator the durability tests use.
+//!
+//! - `creates`: ConfigMap creates/s through HTTPS with N concurrent clients; `--ack-file`
+//!   records every acknowledged name (flushed before the next request) for crash tests.
+//! - `watch`: write→event latency p50/p99 with N watchers.
+//! - `store`: open time, full list time and RSS of a store with N objects (in process).
+//! - `idle`: RSS and disk writes of a running server process from /proc.
+
+mod client;
+mod creates;
+mod idle;
+mod store;
+mod watch;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+pub use client::Target;
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// Create small ConfigMaps with concurrent clients and report creates/s
+    Creates {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        /// Total creates (0 = until the server goes away)
+        #[arg(long, default_value_t = 20000)]
+        count: usize,
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        #[arg(long, default_value = "bench")]
+        prefix: String,
+        /// Append each acknowledged name to this file
+        #[arg(long)]
+        ack_file: Option<PathBuf>,
+    },
+    /// Measure write→watch-event latency with many watchers
+    Watch {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        watchers: usize,
+        #[arg(long, default_value_t = 200)]
+        writes: usize,
+    },
+    /// Store with N objects: open time, full list time, RSS
+    Store {
+        #[arg(long, default_value_t = 100_000)]
+        objects: usize,
+        /// Directory for the store (a temporary one by default)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// RSS and disk writes of a process over a period
+    Idle {
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+}
+
+pub fn run(b: Bench) -> Result<()> {
+    match b {
+        Bench::Creates {
+            kubeconfig,
+            clients,
+            count,
+            namespace,
+            prefix,
+            ack_file,
+        } => creates::run(
+            &kubeconfig,
+            clients,
+            count,
+            &namespace,
+            &prefix,
+            ack_file.as_deref(),
+        ),
+        Bench::Watch {
+            kubeconfig,
+            watchers,
+            writes,
+        } => watch::run(&kubeconfig, watchers, writes),
+        Bench::Store { objects, dir } => store::run(objects, dir.as_deref()),
+        Bench::Idle { pid, seconds } => idle::run(pid, seconds),
+    }
+}
+
+/// Resident set size of a process in KiB.
+pub fn rss_kib(pid: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// p-th percentile (0–100) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
