@@ -1,0 +1,288 @@
+//! Test harness: a real `kedge server` process in its own network and mount namespaces, driven
+//! by the real `/usr/bin/kubectl` (and the Python client) entered into that network namespace.
+//!
+//! Every cluster gets a fresh temporary data dir and HOME (kubectl caches discovery and the
+//! `/version` answer there). The server is ended by PID on drop, which also removes its network
+//! namespace, so nothing outlives a test even when it fails.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const KUBECTL: &str = "/usr/bin/kubectl";
+/// The address of the test node inside its network namespace.
+pub const NODE_IP: &str = "10.231.0.1";
+
+/// Why this machine cannot run cluster tests, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if !nix_is_root() {
+        return Some("needs root to create network and mount namespaces".into());
+    }
+    for tool in ["/usr/bin/unshare", "/usr/bin/nsenter", KUBECTL] {
+        if !Path::new(tool).exists() {
+            return Some(format!("{tool} is missing"));
+        }
+    }
+    None
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Skip (loudly) unless cluster tests can run; on CI they must.
+#[macro_export]
+macro_rules! require_cluster {
+    () => {
+        if let Some(why) = common::unavailable() {
+            if std::env::var_os("CI").is_some() {
+                panic!("cluster test cannot run on CI: {why}");
+            }
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+}
+
+pub struct Cluster {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub data_dir: PathBuf,
+    pub extra_args: Vec<String>,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        Cluster::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("kedge-test-")
+            .tempdir()
+            .expect("tempdir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut c = Cluster {
+            child: None,
+            kubeconfig: dir.path().join("kubeconfig.yaml"),
+            data_dir: dir.path().join("data"),
+            home,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            dir,
+        };
+        c.launch();
+        c
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("server running")
+    }
+
+    fn launch(&mut self) {
+        let bin = env!("CARGO_BIN_EXE_kedge");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .unwrap();
+        let mut args = vec![
+            "--net".to_string(),
+            "--mount".into(),
+            "--propagation".into(),
+            "private".into(),
+            "--".into(),
+            "/bin/sh".into(),
+            "-c".into(),
+            // Inside the new namespace: loopback up and a node address on a veth link (both ends stay in the namespace) (the
+            // API server advertises it in the `kubernetes` Endpoints), then become the server
+            // (same PID).
+            "ip link set lo up && ip link add kedgetest0 type veth peer name kedgetest1 && ip addr add 10.231.0.1/24 dev kedgetest0 && ip link set kedgetest0 up && ip link set kedgetest1 up && exec \"$0\" \"$@\"".into(),
+            bin.into(),
+            "server".into(),
+            "--data-dir".into(),
+            self.data_dir.display().to_string(),
+            "--write-kubeconfig".into(),
+            self.kubeconfig.display().to_string(),
+            "--config".into(),
+            "/dev/null".into(),
+            "--advertise-address".into(),
+            NODE_IP.into(),
+        ];
+        args.extend(self.extra_args.iter().cloned());
+        let child = Command::new("/usr/bin/unshare")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn kedge server");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!("server exited early ({st}); log:\n{}", self.log());
+                }
+            }
+            if self.kubeconfig.exists() {
+                let out = self.kubectl(&["get", "--raw", "/readyz"]);
+                if out.status.success() {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("server not ready in 60 s; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// A command run inside the server's network namespace with this cluster's HOME.
+    pub fn ns_command(&self, program: &str) -> Command {
+        let mut c = Command::new("/usr/bin/nsenter");
+        c.arg(format!("--net=/proc/{}/ns/net", self.pid()))
+            .arg("--")
+            .arg(program)
+            .env("HOME", &self.home)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST");
+        c
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.ns_command(KUBECTL)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl")
+    }
+
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .ns_command(KUBECTL)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run kubectl");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// kubectl that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// kubectl that must fail; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} unexpectedly succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    pub fn apply(&self, yaml: &str) -> String {
+        let out = self.kubectl_stdin(&["apply", "-f", "-"], yaml);
+        assert!(
+            out.status.success(),
+            "apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kubectl get -o json` parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = vec!["get"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["-o", "json"]);
+        serde_json::from_str(&self.ok(&a)).expect("kubectl json")
+    }
+
+    /// End the server with SIGTERM and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// End the server with SIGKILL at once.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    pub fn relaunch(&mut self) {
+        self.launch();
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- server log ---\n{}", self.log());
+        }
+        self.kill9();
+    }
+}
