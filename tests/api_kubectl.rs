@@ -178,6 +178,17 @@ fn get_tables_selectors_and_output_formats() {
     let header: Vec<&str> = ct.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, vec!["NAME", "SPEC", "REPLICAS", "AGE"], "{ct}");
     assert!(ct.contains("* * * * */5"), "{ct}");
+    // Deleting a CRD removes its objects.
+    c.ok(&["delete", "crd", "crontabs.stable.example.com"]);
+    let err = c.fails(&["get", "crontabs", "-A"]);
+    assert!(err.contains("crontabs"), "{err}");
+    c.apply(
+        &APP.split("---")
+            .filter(|d| d.contains("CustomResourceDefinition"))
+            .collect::<String>(),
+    );
+    let left = c.ok(&["get", "crontabs", "-A", "-o", "name"]);
+    assert_eq!(left.trim(), "", "custom objects outlived their CRD: {left}");
     let ns = c.ok(&["get", "ns"]);
     for n in [
         "default",

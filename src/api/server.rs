@@ -66,6 +66,31 @@ fn version_info() -> Value {
     })
 }
 
+/// Whether a JSON answer satisfies the Accept header. Responses are always JSON: clients that
+/// list protobuf or YAML first also list JSON (kubectl does), so only an Accept header naming
+/// none of the API's media types is refused.
+fn accepts_json(accept: &str) -> bool {
+    accept.trim().is_empty()
+        || accept.split(',').any(|part| {
+            let media = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            matches!(
+                media.as_str(),
+                "*/*"
+                    | "application/*"
+                    | "application/json"
+                    | "application/yaml"
+                    | "application/vnd.kubernetes.protobuf"
+                    | "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+                    | "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+            )
+        })
+}
+
 impl ApiServer {
     pub fn new(store: Store, clock: Arc<dyn Clock>, cfg: ApiConfig) -> Arc<ApiServer> {
         Arc::new(ApiServer {
@@ -111,6 +136,14 @@ impl ApiServer {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
             .to_string();
+        if !accepts_json(&accept) {
+            return Err(ApiError::not_acceptable(
+                "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+            ));
+        }
+        if path == "/openapi/v2" {
+            return Ok(openapi::v2_empty());
+        }
         if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
             return openapi::serve(self, &path);
         }
@@ -134,5 +167,22 @@ impl ApiServer {
             }
             _ => Err(ApiError::method_not_allowed(method.as_str(), &path)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_json;
+
+    #[test]
+    fn json_satisfies_what_clients_ask_for() {
+        assert!(accepts_json(""));
+        assert!(accepts_json(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+        ));
+        assert!(accepts_json("application/vnd.kubernetes.protobuf, */*"));
+        assert!(accepts_json("application/yaml"));
+        assert!(!accepts_json("text/html"));
+        assert!(!accepts_json("image/png, text/plain;q=0.5"));
     }
 }

@@ -90,6 +90,12 @@ code, body = request("PATCH", cms + "/keepme", b"{not json", ctype="application/
 expect("bad patch", code, body, 400, "BadRequest")
 code2, body2 = request("GET", "/api/v1/nodes/x/exec")
 expect("unknown subresource", code2, body2, 404, "NotFound")
+conn = http.client.HTTPSConnection(host, port, context=ctx(), timeout=10)
+conn.request("GET", cms, headers={"Accept": "text/html"})
+r = conn.getresponse()
+data = json.loads(r.read())
+conn.close()
+expect("unacceptable Accept", r.status, data, 406, "NotAcceptable")
 code, body = request("PUT", "/api/v1/namespaces", good)
 expect("method not allowed", code, body, 405, "MethodNotAllowed")
 

@@ -315,8 +315,33 @@ pub async fn after_delete(srv: &Arc<ApiServer>, def: &ResourceDef, last: &Value)
         ("", "Service") => release_service(srv, last),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             let _ = reload_crds(srv);
+            remove_custom_objects(srv, last).await;
         }
         _ => {}
+    }
+}
+
+/// Custom objects do not outlive their definition (Kubernetes' `customresourcecleanup`).
+async fn remove_custom_objects(srv: &ApiServer, crd: &Value) {
+    let (Some(group), Some(plural)) = (
+        crd.pointer("/spec/group").and_then(Value::as_str),
+        crd.pointer("/spec/names/plural").and_then(Value::as_str),
+    ) else {
+        return;
+    };
+    let prefix = format!("/registry/{group}/{plural}/");
+    let Ok((recs, _, _)) = srv.store.list(prefix.as_bytes(), None, None) else {
+        return;
+    };
+    let ops = recs
+        .into_iter()
+        .map(|r| crate::store::Op::Delete {
+            key: r.key,
+            expect: None,
+        })
+        .collect();
+    if let Err(e) = srv.store.write(ops).await {
+        eprintln!("kedge: removing {plural}.{group} objects: {e}");
     }
 }
 
