@@ -39,6 +39,14 @@ assert ("ADDED", "py", "1") in events, events
 assert ("MODIFIED", "py", "2") in events, events
 assert events[-1][0] == "DELETED", events
 
+for i in range(3):
+    v1.create_namespaced_config_map(
+        ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"bulk{i}", labels={"bulk": "yes"}))
+    )
+v1.delete_collection_namespaced_config_map(ns, label_selector="bulk=yes")
+left = v1.list_namespaced_config_map(ns, label_selector="bulk=yes").items
+assert left == [], left
+
 try:
     v1.read_namespaced_config_map("py", ns)
     sys.exit("deleted ConfigMap still readable")
