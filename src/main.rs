@@ -1,11 +1,6 @@
 //! kedge: one binary for the server (API, store, controllers) and the node agent.
 
-pub mod api;
-pub mod bench;
-pub mod clock;
-pub mod rt;
-pub mod server;
-pub mod store;
+use kedge::{bench, server};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -91,24 +91,83 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Send one request; returns the status code and body.
+    /// Send one JSON request; returns the status code and body.
     pub async fn request(
         &mut self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(u16, Bytes)> {
+        self.request_as(method, path, "application/json", body).await
+    }
+
+    /// Send one request with an explicit Content-Type (patches).
+    pub async fn request_as(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Bytes)> {
+        let resp = self.send_raw(method, path, content_type, body).await?;
+        let code = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await?.to_bytes();
+        Ok((code, bytes))
+    }
+
+    async fn send_raw(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>> {
         self.send.ready().await?;
         let req = Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, "kedge")
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONTENT_TYPE, content_type)
             .header(hyper::header::ACCEPT, "application/json")
             .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
-        let resp = self.send.send_request(req).await?;
-        let code = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        Ok((code, bytes))
+        Ok(self.send.send_request(req).await?)
+    }
+
+    /// Start a streaming GET (a watch); the connection is used up by it.
+    pub async fn stream(mut self, path: &str) -> Result<Lines> {
+        let resp = self.send_raw(Method::GET, path, "application/json", None).await?;
+        if !resp.status().is_success() {
+            return Err(anyhow!("{path}: HTTP {}", resp.status()));
+        }
+        Ok(Lines { body: resp.into_body(), buf: Vec::new() })
+    }
+}
+
+/// Newline-delimited JSON documents of a streaming response.
+pub struct Lines {
+    body: hyper::body::Incoming,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    /// The next document, `None` at the end of the stream.
+    pub async fn next(&mut self) -> Result<Option<serde_json::Value>> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return Ok(Some(serde_json::from_slice(&line)?));
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(f) => {
+                    if let Ok(data) = f?.into_data() {
+                        self.buf.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! - `store`: open time, full list time and RSS of a store with N objects (in process).
 //! - `idle`: RSS and disk writes of a running server process from /proc.
 
-mod client;
+pub mod client;
 mod creates;
 mod idle;
 mod store;
@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 
-pub use client::Target;
+pub use client::{Conn, Lines, Target};
 
 #[derive(Debug, Subcommand)]
 pub enum Bench {

@@ -63,6 +63,34 @@ pub struct ServerFlags {
     #[arg(long)]
     #[serde(default)]
     pub disable_agent: bool,
+    /// A node whose heartbeat is older than this is NotReady/Unknown (e.g. 40s)
+    #[arg(long, value_name = "DURATION")]
+    pub node_monitor_grace_period: Option<String>,
+    /// Seconds pods tolerate a not-ready or unreachable node before eviction
+    #[arg(long, value_name = "SECONDS")]
+    pub default_not_ready_toleration_seconds: Option<i64>,
+    /// Terminated pods kept before the oldest are garbage-collected
+    #[arg(long, value_name = "COUNT")]
+    pub terminated_pod_gc_threshold: Option<usize>,
+    /// Prefix length of each node's pod CIDR
+    #[arg(long, value_name = "BITS")]
+    pub node_cidr_mask_size: Option<u8>,
+}
+
+/// Parse `40s`, `2m`, `1h`, `500ms` (Go duration style, one unit).
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs >= 0.0).then(|| std::time::Duration::from_secs_f64(secs))
 }
 
 /// The effective settings.
@@ -78,6 +106,7 @@ pub struct ServerConfig {
     pub cluster_cidr: Ipv4Network,
     pub service_cidr: Ipv4Network,
     pub disable_agent: bool,
+    pub controllers: crate::controller::Settings,
 }
 
 pub const DEFAULT_CONFIG: &str = "/etc/kedge/config.yaml";
@@ -180,6 +209,25 @@ pub fn resolve(flags: ServerFlags, file: ServerFlags) -> Result<ServerConfig, Co
                 .unwrap_or_else(|| "10.43.0.0/16".into()),
         )?,
         disable_agent: flags.disable_agent || file.disable_agent,
+        controllers: {
+            let mut c = crate::controller::Settings::default();
+            if let Some(g) = flags.node_monitor_grace_period.or(file.node_monitor_grace_period) {
+                c.node_monitor_grace_period = parse_duration(&g).ok_or_else(|| ConfigError::Invalid {
+                    what: "--node-monitor-grace-period",
+                    value: g.clone(),
+                    msg: "expected a duration such as 40s or 2m".into(),
+                })?;
+            }
+            if let Some(t) = flags.default_not_ready_toleration_seconds.or(file.default_not_ready_toleration_seconds) {
+                c.default_toleration_seconds = t.max(0);
+            }
+            if let Some(t) = flags.terminated_pod_gc_threshold.or(file.terminated_pod_gc_threshold) {
+                c.terminated_pod_gc_threshold = t;
+            }
+            let mask = flags.node_cidr_mask_size.or(file.node_cidr_mask_size).unwrap_or(24);
+            c.node_cidr_mask_size = mask;
+            c
+        },
     })
 }
 
@@ -209,6 +257,16 @@ mod tests {
         assert_eq!(c.cluster_cidr.to_string(), "10.42.0.0/16");
         assert_eq!(c.write_kubeconfig_mode, 0o600);
         assert_eq!(c.data_dir, PathBuf::from("/var/lib/kedge"));
+        assert_eq!(c.controllers.node_monitor_grace_period.as_secs(), 40);
+    }
+
+    #[test]
+    fn parses_go_style_durations() {
+        assert_eq!(parse_duration("40s").unwrap().as_secs(), 40);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert!(parse_duration("soon").is_none());
+        assert!(parse_duration("5").is_none());
     }
 
     #[test]

@@ -131,6 +131,9 @@ pub fn run(cfg: ServerConfig) -> Result<()> {
         crate::api::bootstrap::run(&api)
             .await
             .map_err(|e| anyhow::anyhow!("creating built-in objects: {e}"))?;
+        let mut settings = cfg.controllers.clone();
+        settings.cluster_cidr = cfg.cluster_cidr;
+        crate::controller::start(api.clone(), settings, stop.clone());
         let addr = SocketAddr::new(cfg.bind_address, cfg.port);
         let listener = smol::net::TcpListener::bind(addr)
             .await

@@ -19,13 +19,14 @@ use crate::api::status::ApiError;
 use crate::clock::rfc3339;
 use crate::store::{Op, OpOutcome};
 
+/// How to delete (DeleteOptions of the API).
 #[derive(Debug, Default, Clone)]
-struct DeleteOptions {
-    grace: Option<i64>,
-    propagation: Option<String>,
-    uid: Option<String>,
-    rv: Option<String>,
-    dry_run: bool,
+pub struct DeleteOptions {
+    pub grace: Option<i64>,
+    pub propagation: Option<String>,
+    pub uid: Option<String>,
+    pub rv: Option<String>,
+    pub dry_run: bool,
 }
 
 fn options(q: &HashMap<String, String>, body: &[u8]) -> Result<DeleteOptions, ApiError> {
@@ -96,7 +97,9 @@ pub async fn delete(
     Ok(body::json(200, &out))
 }
 
-async fn delete_one(
+/// Delete one object (graceful deletion, finalizers and propagation as the API does);
+/// returns the object as last stored or as marked for deletion.
+pub async fn delete_one(
     srv: &Arc<ApiServer>,
     def: &ResourceDef,
     ns: Option<&str>,

@@ -423,21 +423,36 @@ pub async fn bind_pod(
             )
         })?
         .to_string();
+    bind(srv, def, ns, name, &node).await?;
+    Ok(body::json(
+        201,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
+}
+
+/// Set a pod's `spec.nodeName` and its PodScheduled condition, once.
+pub async fn bind(
+    srv: &Arc<ApiServer>,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    node: &str,
+) -> Result<(), ApiError> {
     let (cur, rev) = write::load(srv, def, ns, name)?;
-    if cur
+    if let Some(n) = cur
         .pointer("/spec/nodeName")
         .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty())
+        .filter(|n| !n.is_empty())
     {
         return Err(ApiError::conflict(
             "pods",
             "",
             name,
-            &format!(
-                "pod {name} is already assigned to node {:?}",
-                cur["spec"]["nodeName"].as_str().unwrap_or("")
-            ),
+            &format!("pod {name} is already assigned to node \"{n}\""),
         ));
+    }
+    if object::meta(&cur).is_some_and(|m| m.contains_key("deletionTimestamp")) {
+        return Err(ApiError::conflict("pods", "", name, "pod is being deleted"));
     }
     let mut new = cur.clone();
     new["spec"]["nodeName"] = json!(node);
@@ -463,10 +478,7 @@ pub async fn bind_pod(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     match out.into_iter().next() {
-        Some(crate::store::OpOutcome::Done(..)) => Ok(body::json(
-            201,
-            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-        )),
+        Some(crate::store::OpOutcome::Done(..)) => Ok(()),
         _ => Err(ApiError::stale("pods", "", name)),
     }
 }

@@ -5,10 +5,10 @@
 //! then one conditional store write, so `kubectl`, the Python client and internal callers all
 //! see the same behaviour.
 
-mod delete;
-mod hooks;
-mod patch;
-mod read;
+pub mod delete;
+pub mod hooks;
+pub mod patch;
+pub mod read;
 mod watch;
 pub mod write;
 

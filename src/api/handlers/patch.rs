@@ -20,7 +20,8 @@ use crate::api::status::{ApiError, Details, StatusCause};
 /// Optimistic-concurrency retries of a patch whose target changed underneath it.
 const PATCH_RETRIES: usize = 5;
 
-fn apply_patch(
+/// Apply a patch document of the given encoding to an object (no store access).
+pub fn apply_patch(
     def: &ResourceDef,
     cur: &Value,
     enc: Encoding,

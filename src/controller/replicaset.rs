@@ -1,0 +1,248 @@
+//! The ReplicaSet controller: keeps `spec.replicas` active pods matching the selector, adopting
+//! orphans and releasing pods that stopped matching, and reports counts in status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::client::{Delete, PODS, REPLICASETS};
+use super::informer::{key_of, split_key, Informer};
+use super::ownerref::{controller_of, controller_ref, controller_uid, owners};
+use super::podutil::{deletion_rank, is_active, is_available, is_ready, ready_for};
+use super::{route, run, BoxFuture, Controller, Ctx, Queue, SyncResult};
+use crate::api::object;
+use crate::api::selector::LabelSelector;
+
+/// How long a sync waits for its own writes to reach the pod cache.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
+/// Most pods created in one sync (Kubernetes' burst), in doubling batches.
+const MAX_BURST: usize = 500;
+
+pub struct ReplicaSetController {
+    ctx: Ctx,
+    sets: Arc<Informer>,
+    pods: Arc<Informer>,
+}
+
+pub fn start(ctx: &Ctx) {
+    let sets = ctx.informers.get(REPLICASETS);
+    let pods = ctx.informers.get(PODS);
+    let q = Queue::new();
+    route(&sets, &q, |d| vec![key_of(d.object())]);
+    let sets2 = sets.clone();
+    route(&pods, &q, move |d| owner_keys(&sets2, d.object(), "ReplicaSet"));
+    let c = ReplicaSetController { ctx: ctx.clone(), sets: sets.clone(), pods: pods.clone() };
+    run(Arc::new(c), q, ctx.settings.workers, vec![sets, pods]);
+}
+
+/// Keys of the controllers of `kind` a pod belongs to, or, for an orphan, every one in its
+/// namespace whose selector matches it (so it can be adopted).
+pub fn owner_keys(sets: &Informer, pod: &Value, kind: &str) -> Vec<String> {
+    let ns = object::meta_str(pod, "namespace").unwrap_or("");
+    if let Some(r) = controller_of(pod) {
+        if r.get("kind").and_then(Value::as_str) == Some(kind) {
+            let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+            return vec![format!("{ns}/{name}")];
+        }
+        return vec![];
+    }
+    sets.list(Some(ns))
+        .iter()
+        .filter(|s| {
+            s.pointer("/spec/selector")
+                .and_then(|sel| LabelSelector::from_json(sel).ok())
+                .is_some_and(|sel| !sel.is_empty() && sel.matches(object::labels(pod)))
+        })
+        .map(|s| key_of(s))
+        .collect()
+}
+
+/// Build a pod from a template, owned by `owner`.
+pub fn pod_from_template(owner: &Value, template: &Value, name_prefix: &str, extra_labels: &[(&str, &str)]) -> Value {
+    let mut meta = template.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    meta["generateName"] = json!(format!("{name_prefix}-"));
+    meta["ownerReferences"] = json!([controller_ref(owner)]);
+    if let Some(m) = meta.as_object_mut() {
+        m.remove("name");
+        m.remove("namespace");
+    }
+    for (k, v) in extra_labels {
+        if !meta.get("labels").is_some_and(Value::is_object) {
+            meta["labels"] = json!({});
+        }
+        meta["labels"][*k] = json!(v);
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+impl ReplicaSetController {
+    async fn sync_set(&self, key: &str) -> SyncResult {
+        let Some(rs) = self.sets.get(key) else { return Ok(None) };
+        let (ns, name) = split_key(key);
+        let ns = ns.unwrap_or("default");
+        let client = &self.ctx.client;
+        let Ok(selector) = LabelSelector::from_json(rs.pointer("/spec/selector").unwrap_or(&Value::Null)) else {
+            return Ok(None);
+        };
+        if selector.is_empty() {
+            return Ok(None);
+        }
+        let uid = object::meta_str(&rs, "uid").unwrap_or("").to_string();
+        let deleting = object::meta(&rs).is_some_and(|m| m.contains_key("deletionTimestamp"));
+        let mut owned: Vec<Arc<Value>> = Vec::new();
+        let mut last_rev = 0u64;
+        for pod in self.pods.list(Some(ns)) {
+            let matches = selector.matches(object::labels(&pod));
+            match controller_uid(&pod) {
+                Some(u) if u == uid => {
+                    if matches {
+                        owned.push(pod);
+                    } else {
+                        // Release: the pod no longer matches, drop our reference.
+                        let refs: Vec<Value> = owners(&pod)
+                            .into_iter()
+                            .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()))
+                            .collect();
+                        let p = client
+                            .merge_patch(PODS, Some(ns), object::name(&pod), &json!({"metadata": {"ownerReferences": refs}}), false)
+                            .await?;
+                        last_rev = last_rev.max(rv(&p));
+                    }
+                }
+                None if matches && !deleting && is_active(&pod) => {
+                    let mut refs = owners(&pod);
+                    refs.push(controller_ref(&rs));
+                    match client
+                        .merge_patch(PODS, Some(ns), object::name(&pod), &json!({"metadata": {"ownerReferences": refs}}), false)
+                        .await
+                    {
+                        Ok(p) => {
+                            last_rev = last_rev.max(rv(&p));
+                            owned.push(Arc::new(p));
+                        }
+                        Err(e) if e.code == 404 => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ => {}
+            }
+        }
+        let active: Vec<&Arc<Value>> = owned.iter().filter(|p| is_active(p)).collect();
+        let want = rs.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1).max(0) as usize;
+        let now = client.now();
+        if !deleting && active.len() < want {
+            let template = rs.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+            let mut left = (want - active.len()).min(MAX_BURST);
+            let mut batch = 1;
+            'create: while left > 0 {
+                let n = batch.min(left);
+                for _ in 0..n {
+                    let pod = pod_from_template(&rs, &template, name, &[]);
+                    match client.create(PODS, Some(ns), pod).await {
+                        Ok(p) => last_rev = last_rev.max(rv(&p)),
+                        Err(e) => {
+                            client
+                                .event(&rs, "Warning", "FailedCreate", &format!("Error creating: {}", e.message), "replicaset-controller")
+                                .await;
+                            break 'create;
+                        }
+                    }
+                }
+                left -= n;
+                batch *= 2;
+            }
+            if want - active.len() > 0 {
+                client
+                    .event(&rs, "Normal", "SuccessfulCreate", &format!("Created {} pod(s)", want - active.len()), "replicaset-controller")
+                    .await;
+            }
+        } else if !deleting && active.len() > want {
+            let mut victims: Vec<&Arc<Value>> = active.clone();
+            victims.sort_by_key(|p| deletion_rank(p, now));
+            for p in victims.into_iter().take(active.len() - want) {
+                let how = Delete { uid: object::meta_str(p, "uid").map(str::to_string), ..Default::default() };
+                match client.delete(PODS, Some(ns), object::name(p), how).await {
+                    Ok(()) => {
+                        client
+                            .event(&rs, "Normal", "SuccessfulDelete", &format!("Deleted pod: {}", object::name(p)), "replicaset-controller")
+                            .await;
+                    }
+                    Err(e) if e.code == 404 || e.code == 409 => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            last_rev = last_rev.max(client.server().store.revision());
+        }
+        if last_rev > 0 {
+            self.pods.wait_rev(last_rev, READ_YOUR_WRITES).await;
+        }
+        self.update_status(&rs, ns, &uid, &selector).await
+    }
+
+    async fn update_status(&self, rs: &Value, ns: &str, uid: &str, selector: &LabelSelector) -> SyncResult {
+        let now = self.ctx.client.now();
+        let min_ready = rs.pointer("/spec/minReadySeconds").and_then(Value::as_i64).unwrap_or(0);
+        let pods: Vec<Arc<Value>> = self
+            .pods
+            .list(Some(ns))
+            .into_iter()
+            .filter(|p| controller_uid(p) == Some(uid) && is_active(p))
+            .collect();
+        let template_labels = rs.pointer("/spec/template/metadata/labels").and_then(Value::as_object);
+        let fully = pods
+            .iter()
+            .filter(|p| {
+                template_labels.is_none_or(|tl| {
+                    tl.iter().all(|(k, v)| object::labels(p).and_then(|l| l.get(k)) == Some(v))
+                })
+            })
+            .count();
+        let ready = pods.iter().filter(|p| is_ready(p)).count();
+        let available = pods.iter().filter(|p| is_available(p, min_ready, now)).count();
+        let mut status = json!({
+            "replicas": pods.len(),
+            "fullyLabeledReplicas": fully,
+            "readyReplicas": ready,
+            "availableReplicas": available,
+            "observedGeneration": object::meta(rs).and_then(|m| m.get("generation")).cloned().unwrap_or(json!(1)),
+        });
+        if let Some(c) = rs.pointer("/status/conditions") {
+            status["conditions"] = c.clone();
+        }
+        let _ = selector;
+        if rs.get("status") != Some(&status) {
+            let name = object::name(rs);
+            self.ctx
+                .client
+                .merge_patch(REPLICASETS, Some(ns), name, &json!({"status": status}), true)
+                .await?;
+        }
+        // Look again when a ready pod will have been ready for minReadySeconds.
+        let wait = pods
+            .iter()
+            .filter_map(|p| ready_for(p, now))
+            .filter(|s| *s < min_ready)
+            .map(|s| min_ready - s)
+            .min();
+        Ok(wait.map(|s| Duration::from_secs(s.max(1) as u64)))
+    }
+}
+
+fn rv(obj: &Value) -> u64 {
+    object::meta_str(obj, "resourceVersion").and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+impl Controller for ReplicaSetController {
+    fn name(&self) -> &'static str {
+        "replicaset-controller"
+    }
+    fn sync<'a>(&'a self, key: &'a str) -> BoxFuture<'a, SyncResult> {
+        Box::pin(self.sync_set(key))
+    }
+}

@@ -1,0 +1,10 @@
+//! kedge: a lightweight Kubernetes distribution. The library holds every component; the
+//! `kedge` binary (src/main.rs) is its command line.
+
+pub mod api;
+pub mod bench;
+pub mod clock;
+pub mod controller;
+pub mod rt;
+pub mod server;
+pub mod store;
