@@ -27,6 +27,8 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
+use crate::api::validation::names::{is_label_value, is_qualified_name};
+
 /// Why a selector was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectorError {
@@ -64,171 +66,29 @@ pub enum SelectorError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Label key / value validation. The texts are Kubernetes' own (apimachinery util/validation),
-// because clients and conformance-minded users compare them; keep them byte for byte.
+// Label key / value validation. The rules and texts are apimachinery's (util/validation), kept
+// in one place, validation::names, so selectors and object validation can never drift apart.
 // ---------------------------------------------------------------------------------------------
 
-const LABEL_NAME_MAX_LEN: usize = 63;
-const LABEL_VALUE_MAX_LEN: usize = 63;
-const DNS1123_SUBDOMAIN_MAX_LEN: usize = 253;
-
-const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const QUALIFIED_NAME_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', \
-     and must start and end with an alphanumeric character";
-const QUALIFIED_NAME_EXAMPLES: &[&str] = &["MyName", "my.name", "123-abc"];
-const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
-const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric \
-     characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_EXAMPLES: &[&str] = &["MyValue", "my_value", "12345"];
-const DNS1123_SUBDOMAIN_FMT: &str =
-    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
-const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case \
-     alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-
-/// Kubernetes' `RegexError` wording, including its odd `',  or '` spacing between examples.
-fn regex_error(msg: &str, regex: &str, examples: &[&str]) -> String {
-    let mut out = format!("{msg} (e.g. ");
-    for (i, example) in examples.iter().enumerate() {
-        if i > 0 {
-            out.push_str(" or ");
-        }
-        out.push('\'');
-        out.push_str(example);
-        out.push_str("', ");
+/// Joins Kubernetes' messages the way selector errors carry them.
+fn joined(errs: Vec<String>) -> Result<(), String> {
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs.join("; "))
     }
-    out.push_str("regex used for validation is '");
-    out.push_str(regex);
-    out.push_str("')");
-    out
-}
-
-fn max_len_error(max: usize) -> String {
-    format!("must be no more than {max} characters")
-}
-
-/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, without a regex engine.
-fn is_qualified_name_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(first), Some(last)) => {
-            first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        }
-        _ => false,
-    }
-}
-
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`: dot-separated labels,
-/// each non-empty, lower-case alphanumeric or `-`, not starting or ending with `-`.
-fn is_dns1123_subdomain(s: &str) -> bool {
-    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    s.split('.').all(|label| {
-        let b = label.as_bytes();
-        match (b.first(), b.last()) {
-            (Some(first), Some(last)) => {
-                alnum(first) && alnum(last) && b.iter().all(|c| alnum(c) || *c == b'-')
-            }
-            _ => false,
-        }
-    })
-}
-
-fn label_key_errors(key: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    let parts: Vec<&str> = key.split('/').collect();
-    let name = match parts.as_slice() {
-        [name] => *name,
-        [prefix, name] => {
-            if prefix.is_empty() {
-                errs.push("prefix part must be non-empty".to_string());
-            } else {
-                if prefix.len() > DNS1123_SUBDOMAIN_MAX_LEN {
-                    errs.push(format!(
-                        "prefix part {}",
-                        max_len_error(DNS1123_SUBDOMAIN_MAX_LEN)
-                    ));
-                }
-                if !is_dns1123_subdomain(prefix) {
-                    errs.push(format!(
-                        "prefix part {}",
-                        regex_error(
-                            DNS1123_SUBDOMAIN_ERR,
-                            DNS1123_SUBDOMAIN_FMT,
-                            &["example.com"]
-                        )
-                    ));
-                }
-            }
-            *name
-        }
-        _ => {
-            errs.push(format!(
-                "a qualified name {} with an optional DNS subdomain prefix and '/' \
-                 (e.g. 'example.com/MyName')",
-                regex_error(
-                    QUALIFIED_NAME_ERR,
-                    QUALIFIED_NAME_FMT,
-                    QUALIFIED_NAME_EXAMPLES
-                )
-            ));
-            return errs;
-        }
-    };
-    if name.is_empty() {
-        errs.push("name part must be non-empty".to_string());
-    } else if name.len() > LABEL_NAME_MAX_LEN {
-        errs.push(format!("name part {}", max_len_error(LABEL_NAME_MAX_LEN)));
-    }
-    if !is_qualified_name_part(name) {
-        errs.push(format!(
-            "name part {}",
-            regex_error(
-                QUALIFIED_NAME_ERR,
-                QUALIFIED_NAME_FMT,
-                QUALIFIED_NAME_EXAMPLES
-            )
-        ));
-    }
-    errs
-}
-
-fn label_value_errors(value: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if value.len() > LABEL_VALUE_MAX_LEN {
-        errs.push(max_len_error(LABEL_VALUE_MAX_LEN));
-    }
-    if !value.is_empty() && !is_qualified_name_part(value) {
-        errs.push(regex_error(
-            LABEL_VALUE_ERR,
-            LABEL_VALUE_FMT,
-            LABEL_VALUE_EXAMPLES,
-        ));
-    }
-    errs
 }
 
 /// Validates a label key (`[prefix/]name`: optional DNS-1123 subdomain prefix of at most 253
 /// characters, name of at most 63). On failure returns Kubernetes' messages joined by `"; "`.
 pub fn validate_label_key(key: &str) -> Result<(), String> {
-    let errs = label_key_errors(key);
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs.join("; "))
-    }
+    joined(is_qualified_name(key))
 }
 
 /// Validates a label value (empty, or at most 63 characters of `[-A-Za-z0-9_.]` starting and
 /// ending alphanumeric). On failure returns Kubernetes' messages joined by `"; "`.
 pub fn validate_label_value(v: &str) -> Result<(), String> {
-    let errs = label_value_errors(v);
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs.join("; "))
-    }
+    joined(is_label_value(v))
 }
 
 fn check_key(key: &str) -> Result<(), SelectorError> {

@@ -6,7 +6,8 @@
 //! `field.ErrorType` string (`FieldValueInvalid`, ...). Values are rendered the way Go's `fmt`
 //! renders the dynamic types Kubernetes puts there: `%q` for strings, `%v` for int64, float64
 //! and bool, `%#v` for maps and slices. [`error_string`] gives the `field: body` form used in the
-//! top-level `Status.message`. The DNS name checks return apimachinery's exact texts.
+//! top-level `Status.message`. The DNS and qualified-name checks are apimachinery's, re-exported
+//! from [`crate::api::validation::names`], their single implementation.
 
 use std::fmt::Write as _;
 
@@ -389,164 +390,12 @@ pub(crate) fn go_sharp_string_slice(items: Option<&[String]>) -> String {
 // apimachinery name validation (k8s.io/apimachinery/pkg/util/validation)
 // ---------------------------------------------------------------------------------------------
 
-const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_FMT: &str =
-    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
-const DNS1123_SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
-const DNS1035_LABEL_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character";
-const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const QUALIFIED_NAME_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
-const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-
-/// apimachinery's `RegexError` (note the doubled space after each example but the last).
-fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
-    if examples.is_empty() {
-        return format!("{msg} (regex used for validation is '{fmt}')");
-    }
-    let mut out = format!("{msg} (e.g. ");
-    for (i, ex) in examples.iter().enumerate() {
-        if i > 0 {
-            out.push_str(" or ");
-        }
-        let _ = write!(out, "'{ex}', ");
-    }
-    let _ = write!(out, "regex used for validation is '{fmt}')");
-    out
-}
-
-pub(crate) fn max_len_error(n: usize) -> String {
-    format!("must be no more than {n} characters")
-}
-
-fn is_alnum_lower(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit()
-}
-
-fn matches_dns1123_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && is_alnum_lower(b[0])
-        && is_alnum_lower(b[b.len() - 1])
-        && b.iter().all(|&c| is_alnum_lower(c) || c == b'-')
-}
-
-pub(crate) fn is_dns1123_label(s: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if s.len() > 63 {
-        errs.push(max_len_error(63));
-    }
-    if !matches_dns1123_label(s) {
-        errs.push(regex_error(
-            DNS1123_LABEL_MSG,
-            DNS1123_LABEL_FMT,
-            &["my-name", "123-abc"],
-        ));
-    }
-    errs
-}
-
-pub(crate) fn is_dns1123_subdomain(s: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if s.len() > 253 {
-        errs.push(max_len_error(253));
-    }
-    if !s.split('.').all(matches_dns1123_label) {
-        errs.push(regex_error(
-            DNS1123_SUBDOMAIN_MSG,
-            DNS1123_SUBDOMAIN_FMT,
-            &["example.com"],
-        ));
-    }
-    errs
-}
-
-pub(crate) fn is_dns1035_label(s: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if s.len() > 63 {
-        errs.push(max_len_error(63));
-    }
-    let b = s.as_bytes();
-    let ok = !b.is_empty() && b[0].is_ascii_lowercase() && matches_dns1123_label(s);
-    if !ok {
-        errs.push(regex_error(
-            DNS1035_LABEL_MSG,
-            DNS1035_LABEL_FMT,
-            &["my-name", "abc-123"],
-        ));
-    }
-    errs
-}
-
-fn matches_qualified_name_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-}
-
-/// apimachinery's `IsQualifiedName` (label and annotation keys).
-pub(crate) fn is_qualified_name(value: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    let parts: Vec<&str> = value.split('/').collect();
-    let name = match parts.as_slice() {
-        [name] => *name,
-        [prefix, name] => {
-            if prefix.is_empty() {
-                errs.push("prefix part must be non-empty".to_string());
-            } else {
-                for msg in is_dns1123_subdomain(prefix) {
-                    errs.push(format!("prefix part {msg}"));
-                }
-            }
-            *name
-        }
-        _ => {
-            let msg = regex_error(
-                QUALIFIED_NAME_MSG,
-                QUALIFIED_NAME_FMT,
-                &["MyName", "my.name", "123-abc"],
-            );
-            return vec![format!(
-                "a qualified name {msg} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-            )];
-        }
-    };
-    if name.is_empty() {
-        errs.push("name part must be non-empty".to_string());
-    } else if name.len() > 63 {
-        errs.push(format!("name part {}", max_len_error(63)));
-    }
-    if !matches_qualified_name_part(name) {
-        let msg = regex_error(
-            QUALIFIED_NAME_MSG,
-            QUALIFIED_NAME_FMT,
-            &["MyName", "my.name", "123-abc"],
-        );
-        errs.push(format!("name part {msg}"));
-    }
-    errs
-}
-
-/// apimachinery's `IsValidLabelValue`.
-pub(crate) fn is_valid_label_value(value: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if value.len() > 63 {
-        errs.push(max_len_error(63));
-    }
-    if !value.is_empty() && !matches_qualified_name_part(value) {
-        errs.push(regex_error(
-            LABEL_VALUE_MSG,
-            LABEL_VALUE_FMT,
-            &["MyValue", "my_value", "12345"],
-        ));
-    }
-    errs
-}
+// One implementation serves built-in objects, selectors and CRDs so their texts cannot drift;
+// re-exported so the CRD code finds every Kubernetes-compatibility helper here.
+pub(crate) use crate::api::validation::names::{
+    is_dns1035_label, is_dns1123_label, is_dns1123_subdomain,
+    is_label_value as is_valid_label_value, is_path_segment_name, is_qualified_name,
+};
 
 /// Go's `json.Marshal` of a string slice, used where Kubernetes marshals enum values.
 pub(crate) fn json_text(v: &Value) -> String {

@@ -1129,7 +1129,7 @@ fn embedded_metadata(path: &str, v: &Value, out: &mut Vec<StatusCause>) {
     let get = |k: &str| meta.get(k).and_then(Value::as_str).unwrap_or("");
     let generate_name = get("generateName");
     if !generate_name.is_empty() {
-        for msg in path_segment_errors(generate_name, true) {
+        for msg in fielderr::is_path_segment_name(generate_name, true) {
             out.push(invalid(
                 &child(path, "generateName"),
                 Bad::Str(generate_name),
@@ -1142,7 +1142,7 @@ fn embedded_metadata(path: &str, v: &Value, out: &mut Vec<StatusCause>) {
         "" => "fakename",
         n => n,
     };
-    for msg in path_segment_errors(name, false) {
+    for msg in fielderr::is_path_segment_name(name, false) {
         out.push(invalid(&child(path, "name"), Bad::Str(name), &msg));
     }
     let namespace = get("namespace");
@@ -1155,22 +1155,6 @@ fn embedded_metadata(path: &str, v: &Value, out: &mut Vec<StatusCause>) {
             ));
         }
     }
-}
-
-/// apimachinery's `IsValidPathSegmentName` / `IsValidPathSegmentPrefix`.
-fn path_segment_errors(name: &str, prefix: bool) -> Vec<String> {
-    if !prefix {
-        for bad in [".", ".."] {
-            if name == bad {
-                return vec![format!("may not be '{bad}'")];
-            }
-        }
-    }
-    ["/", "%"]
-        .iter()
-        .filter(|c| name.contains(*c))
-        .map(|c| format!("may not contain '{c}'"))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 //! Contract: each `is_*` function returns the list of human-readable problems, worded exactly as
 //! Kubernetes 1.33 words them (empty = valid); callers wrap each into a `FieldValueInvalid`
 //! cause. The regexes are implemented by hand (no regex dependency) but the quoted regex text
-//! in messages is Kubernetes' own.
+//! in messages is Kubernetes' own. This is the only implementation: label selectors
+//! ([`crate::api::selector`]) and CRD validation ([`crate::api::crd`]) call it too, so the texts
+//! cannot drift between them.
 
 pub const DNS1123_LABEL_MAX: usize = 63;
 pub const DNS1123_SUBDOMAIN_MAX: usize = 253;

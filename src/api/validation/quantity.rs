@@ -238,6 +238,115 @@ impl Quantity {
         Some(if self.neg { -v } else { v })
     }
 
+    /// The zero quantity (`resource.Quantity{Format: DecimalSI}`).
+    pub fn zero() -> Quantity {
+        Quantity {
+            neg: false,
+            mant: 0,
+            exp: 0,
+            format: Format::DecimalSi,
+        }
+    }
+
+    /// `resource.NewQuantity(v, DecimalSI)`.
+    pub fn from_int(v: i64) -> Quantity {
+        Quantity::from_scaled(i128::from(v), 0, Format::DecimalSi)
+    }
+
+    /// `resource.NewMilliQuantity(v, DecimalSI)`.
+    pub fn from_milli(v: i64) -> Quantity {
+        Quantity::from_scaled(i128::from(v), -3, Format::DecimalSi)
+    }
+
+    fn from_scaled(v: i128, exp: i32, format: Format) -> Quantity {
+        let mut q = Quantity {
+            neg: v < 0,
+            mant: v.unsigned_abs(),
+            exp,
+            format,
+        };
+        q.cap();
+        q.normalize();
+        q
+    }
+
+    /// `Value()`: the value rounded up to an integer, saturating at the i64 range.
+    pub fn value(&self) -> i64 {
+        self.scaled_ceil(0)
+    }
+
+    /// `MilliValue()`: the value times 1000 rounded up, saturating at the i64 range (the one
+    /// implementation of it; the scheduler and quota code share it).
+    pub fn milli_value(&self) -> i64 {
+        self.scaled_ceil(-3)
+    }
+
+    /// `ceil(self / 10^scale)` clamped to i64.
+    fn scaled_ceil(&self, scale: i32) -> i64 {
+        if self.mant == 0 {
+            return 0;
+        }
+        let magnitude: u128 = if self.exp >= scale {
+            10u128
+                .checked_pow((self.exp - scale) as u32)
+                .and_then(|f| self.mant.checked_mul(f))
+                .unwrap_or(u128::MAX)
+        } else {
+            let div = 10u128.checked_pow((scale - self.exp) as u32);
+            match div {
+                // Rounding towards +inf: up for positive values, towards zero for negative ones.
+                Some(d) if self.neg => self.mant / d,
+                Some(d) => self.mant.div_ceil(d),
+                None => u128::from(!self.neg),
+            }
+        };
+        let m = i64::try_from(magnitude).unwrap_or(i64::MAX);
+        if self.neg {
+            -m
+        } else {
+            m
+        }
+    }
+
+    /// The signed mantissa at exponent `exp` (which must not exceed `self.exp`).
+    fn signed_at(&self, exp: i32) -> Option<i128> {
+        let m = 10u128
+            .checked_pow((self.exp - exp) as u32)
+            .and_then(|f| self.mant.checked_mul(f))
+            .and_then(|m| i128::try_from(m).ok())?;
+        Some(if self.neg { -m } else { m })
+    }
+
+    /// `q.Add(y)`: exact; the result keeps this quantity's format unless this one is zero
+    /// (then it takes `other`'s), as Kubernetes does, which decides how sums print.
+    pub fn add(&self, other: &Quantity) -> Quantity {
+        let exp = self.exp.min(other.exp);
+        let format = if self.is_zero() {
+            other.format
+        } else {
+            self.format
+        };
+        match (self.signed_at(exp), other.signed_at(exp)) {
+            (Some(a), Some(b)) => Quantity::from_scaled(a.saturating_add(b), exp, format),
+            // Only reachable beyond the 2^63 cap, where Kubernetes saturates too.
+            _ => {
+                let neg = if self.is_zero() {
+                    other.is_negative()
+                } else {
+                    self.is_negative()
+                };
+                Quantity::from_scaled(if neg { -i128::MAX } else { i128::MAX }, 0, format)
+            }
+        }
+    }
+
+    /// `q.Sub(y)`: exact, formats as [`Quantity::add`].
+    pub fn sub(&self, other: &Quantity) -> Quantity {
+        let mut neg = *other;
+        neg.neg = !neg.neg && neg.mant != 0;
+        self.add(&neg)
+    }
+
     /// `Quantity.String()`: the canonical form.
     pub fn canonical(&self) -> String {
         if self.mant == 0 {
@@ -407,6 +516,26 @@ mod tests {
         assert!(Quantity::parse("1K").is_err());
         assert!(Quantity::parse("").is_err());
         assert!(Quantity::parse("1.2.3").is_err());
+    }
+
+    #[test]
+    fn arithmetic_and_scaled_values() {
+        let q = |s| Quantity::parse(s).unwrap();
+        assert_eq!(q("1.5").milli_value(), 1500);
+        assert_eq!(q("1n").milli_value(), 1);
+        assert_eq!(q("-1n").milli_value(), 0);
+        assert_eq!(q("1500m").value(), 2);
+        assert_eq!(q("1Gi").value(), 1 << 30);
+        assert_eq!(q("9E").milli_value(), i64::MAX);
+        assert_eq!(Quantity::from_milli(250).canonical(), "250m");
+        assert_eq!(Quantity::from_int(2).canonical(), "2");
+        assert_eq!(q("500m").add(&q("1")).canonical(), "1500m");
+        assert_eq!(q("1Gi").add(&q("1Gi")).canonical(), "2Gi");
+        // A zero receiver takes the other's format (Kubernetes prints quota usage this way).
+        assert_eq!(Quantity::zero().add(&q("512Mi")).canonical(), "512Mi");
+        assert_eq!(q("2").sub(&q("500m")).canonical(), "1500m");
+        assert_eq!(q("1").sub(&q("3")).canonical(), "-2");
+        assert_eq!(q("1Gi").sub(&q("1Gi")), Quantity::zero());
     }
 
     #[test]
