@@ -6,5 +6,6 @@ pub mod bench;
 pub mod clock;
 pub mod controller;
 pub mod rt;
+pub mod scheduler;
 pub mod server;
 pub mod store;

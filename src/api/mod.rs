@@ -1,6 +1,7 @@
 //! The Kubernetes API server: resources declared once in a registry, served over HTTPS to
 //! unmodified kubectl and client libraries, stored in the revisioned LMDB store.
 
+pub mod admission;
 pub mod alloc;
 pub mod body;
 pub mod bootstrap;

@@ -117,6 +117,17 @@ impl Registry {
             .find(|r| r.group == group && r.version == version && r.kind == kind)
     }
 
+    /// The resource stored under `group`/`plural` (custom resources: their storage version).
+    pub fn by_group_plural(&self, group: &str, plural: &str) -> Option<Arc<ResourceDef>> {
+        self.all().into_iter().find(|r| {
+            r.group == group
+                && r.plural == plural
+                && r.custom
+                    .as_ref()
+                    .is_none_or(|c| c.storage_version == r.version)
+        })
+    }
+
     /// Every (group → versions) served, in discovery order (core group "" first).
     pub fn groups(&self) -> BTreeMap<String, Vec<String>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();

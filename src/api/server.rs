@@ -33,6 +33,8 @@ pub struct ApiConfig {
     /// Address other nodes and the `kubernetes` Endpoints use to reach the API.
     pub advertise_ip: IpAddr,
     pub port: u16,
+    /// `tolerationSeconds` of the not-ready/unreachable tolerations pods get at admission.
+    pub default_toleration_seconds: i64,
 }
 
 /// An authenticated client.

@@ -78,7 +78,9 @@ impl Target {
             .connect(name, tcp)
             .await?;
         let (send, conn) = hyper::client::conn::http1::handshake(FuturesIo::new(tls)).await?;
-        crate::rt::spawn(async move {
+        // smol's global executor starts its own thread, so a client works from any thread
+        // (tests run it on threads that drive no kedge executor).
+        smol::spawn(async move {
             let _ = conn.await;
         })
         .detach();
@@ -98,7 +100,8 @@ impl Conn {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(u16, Bytes)> {
-        self.request_as(method, path, "application/json", body).await
+        self.request_as(method, path, "application/json", body)
+            .await
     }
 
     /// Send one request with an explicit Content-Type (patches).
@@ -135,11 +138,16 @@ impl Conn {
 
     /// Start a streaming GET (a watch); the connection is used up by it.
     pub async fn stream(mut self, path: &str) -> Result<Lines> {
-        let resp = self.send_raw(Method::GET, path, "application/json", None).await?;
+        let resp = self
+            .send_raw(Method::GET, path, "application/json", None)
+            .await?;
         if !resp.status().is_success() {
             return Err(anyhow!("{path}: HTTP {}", resp.status()));
         }
-        Ok(Lines { body: resp.into_body(), buf: Vec::new() })
+        Ok(Lines {
+            body: resp.into_body(),
+            buf: Vec::new(),
+        })
     }
 }
 

@@ -6,10 +6,12 @@
 //! - `watch`: write→event latency p50/p99 with N watchers.
 //! - `store`: open time, full list time and RSS of a store with N objects (in process).
 //! - `idle`: RSS and disk writes of a running server process from /proc.
+//! - `scheduler`: scheduling decisions/s over synthetic nodes, optionally end to end.
 
 pub mod client;
 mod creates;
 mod idle;
+mod scheduler;
 mod store;
 mod watch;
 
@@ -56,6 +58,16 @@ pub enum Bench {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Scheduling decisions/s over N synthetic nodes and M pods (in process)
+    Scheduler {
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+        #[arg(long, default_value_t = 10_000)]
+        pods: usize,
+        /// Also run an in-process API server and time until every pod is bound
+        #[arg(long)]
+        e2e: bool,
+    },
     /// RSS and disk writes of a process over a period
     Idle {
         #[arg(long)]
@@ -89,6 +101,7 @@ pub fn run(b: Bench) -> Result<()> {
         } => watch::run(&kubeconfig, watchers, writes),
         Bench::Store { objects, dir } => store::run(objects, dir.as_deref()),
         Bench::Idle { pid, seconds } => idle::run(pid, seconds),
+        Bench::Scheduler { nodes, pods, e2e } => scheduler::run(nodes, pods, e2e),
     }
 }
 

@@ -23,24 +23,136 @@ pub struct Res {
     pub plural: &'static str,
 }
 
-pub const PODS: Res = Res { group: "", version: "v1", plural: "pods" };
-pub const NODES: Res = Res { group: "", version: "v1", plural: "nodes" };
-pub const NAMESPACES: Res = Res { group: "", version: "v1", plural: "namespaces" };
-pub const SERVICES: Res = Res { group: "", version: "v1", plural: "services" };
-pub const ENDPOINTS: Res = Res { group: "", version: "v1", plural: "endpoints" };
-pub const EVENTS: Res = Res { group: "", version: "v1", plural: "events" };
-pub const SERVICEACCOUNTS: Res = Res { group: "", version: "v1", plural: "serviceaccounts" };
-pub const PVCS: Res = Res { group: "", version: "v1", plural: "persistentvolumeclaims" };
-pub const REPLICASETS: Res = Res { group: "apps", version: "v1", plural: "replicasets" };
-pub const DEPLOYMENTS: Res = Res { group: "apps", version: "v1", plural: "deployments" };
-pub const DAEMONSETS: Res = Res { group: "apps", version: "v1", plural: "daemonsets" };
-pub const STATEFULSETS: Res = Res { group: "apps", version: "v1", plural: "statefulsets" };
-pub const CONTROLLERREVISIONS: Res = Res { group: "apps", version: "v1", plural: "controllerrevisions" };
-pub const JOBS: Res = Res { group: "batch", version: "v1", plural: "jobs" };
-pub const CRONJOBS: Res = Res { group: "batch", version: "v1", plural: "cronjobs" };
-pub const LEASES: Res = Res { group: "coordination.k8s.io", version: "v1", plural: "leases" };
-pub const ENDPOINTSLICES: Res = Res { group: "discovery.k8s.io", version: "v1", plural: "endpointslices" };
-pub const PDBS: Res = Res { group: "policy", version: "v1", plural: "poddisruptionbudgets" };
+pub const PODS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "pods",
+};
+pub const NODES: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "nodes",
+};
+pub const NAMESPACES: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "namespaces",
+};
+pub const SERVICES: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "services",
+};
+pub const ENDPOINTS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "endpoints",
+};
+pub const EVENTS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "events",
+};
+pub const SERVICEACCOUNTS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "serviceaccounts",
+};
+pub const PVCS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "persistentvolumeclaims",
+};
+pub const REPLICASETS: Res = Res {
+    group: "apps",
+    version: "v1",
+    plural: "replicasets",
+};
+pub const DEPLOYMENTS: Res = Res {
+    group: "apps",
+    version: "v1",
+    plural: "deployments",
+};
+pub const DAEMONSETS: Res = Res {
+    group: "apps",
+    version: "v1",
+    plural: "daemonsets",
+};
+pub const STATEFULSETS: Res = Res {
+    group: "apps",
+    version: "v1",
+    plural: "statefulsets",
+};
+pub const CONTROLLERREVISIONS: Res = Res {
+    group: "apps",
+    version: "v1",
+    plural: "controllerrevisions",
+};
+pub const JOBS: Res = Res {
+    group: "batch",
+    version: "v1",
+    plural: "jobs",
+};
+pub const CRONJOBS: Res = Res {
+    group: "batch",
+    version: "v1",
+    plural: "cronjobs",
+};
+pub const LEASES: Res = Res {
+    group: "coordination.k8s.io",
+    version: "v1",
+    plural: "leases",
+};
+pub const ENDPOINTSLICES: Res = Res {
+    group: "discovery.k8s.io",
+    version: "v1",
+    plural: "endpointslices",
+};
+pub const REPLICATIONCONTROLLERS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "replicationcontrollers",
+};
+pub const PDBS: Res = Res {
+    group: "policy",
+    version: "v1",
+    plural: "poddisruptionbudgets",
+};
+pub const RESOURCEQUOTAS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "resourcequotas",
+};
+pub const CONFIGMAPS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "configmaps",
+};
+pub const SECRETS: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "secrets",
+};
+pub const HPAS: Res = Res {
+    group: "autoscaling",
+    version: "v2",
+    plural: "horizontalpodautoscalers",
+};
+pub const PERSISTENTVOLUMES: Res = Res {
+    group: "",
+    version: "v1",
+    plural: "persistentvolumes",
+};
+pub const PRIORITYCLASSES: Res = Res {
+    group: "scheduling.k8s.io",
+    version: "v1",
+    plural: "priorityclasses",
+};
+pub const STORAGECLASSES: Res = Res {
+    group: "storage.k8s.io",
+    version: "v1",
+    plural: "storageclasses",
+};
 
 /// How to delete through the client.
 #[derive(Debug, Clone, Default)]
@@ -106,9 +218,15 @@ impl Client {
 
     pub async fn create(&self, r: Res, ns: Option<&str>, obj: Value) -> Result<Value, ApiError> {
         let def = self.def(r)?;
-        write::create(&self.srv, &def, Self::ns(&def, ns), obj, &WriteOpts::internal())
-            .await
-            .map(|(v, _)| v)
+        write::create(
+            &self.srv,
+            &def,
+            Self::ns(&def, ns),
+            obj,
+            &WriteOpts::internal(),
+        )
+        .await
+        .map(|(v, _)| v)
     }
 
     /// Replace an object; its `metadata.resourceVersion` (if set) is the precondition.
@@ -126,9 +244,17 @@ impl Client {
         let ns = object::meta_str(&obj, "namespace").map(str::to_string);
         let name = object::name(&obj).to_string();
         let sub = if def.status { sub } else { None };
-        write::update(&self.srv, &def, Self::ns(&def, ns.as_deref()), &name, obj, sub, &WriteOpts::internal())
-            .await
-            .map(|(v, _, _)| v)
+        write::update(
+            &self.srv,
+            &def,
+            Self::ns(&def, ns.as_deref()),
+            &name,
+            obj,
+            sub,
+            &WriteOpts::internal(),
+        )
+        .await
+        .map(|(v, _, _)| v)
     }
 
     /// JSON merge patch (retried on conflicts); `status` patches the status subresource.
@@ -143,12 +269,28 @@ impl Client {
         let def = self.def(r)?;
         let ns = Self::ns(&def, ns);
         let body = serde_json::to_vec(patch).unwrap_or_default();
-        let sub = if status && def.status { Some("status") } else { None };
+        let sub = if status && def.status {
+            Some("status")
+        } else {
+            None
+        };
         let mut last = None;
         for _ in 0..5 {
             let (cur, rev) = write::load(&self.srv, &def, ns, name)?;
             let new = apply_patch(&def, &cur, Encoding::MergePatch, &body)?;
-            match write::apply_update(&self.srv, &def, ns, name, &cur, rev, new, sub, &WriteOpts::internal()).await {
+            match write::apply_update(
+                &self.srv,
+                &def,
+                ns,
+                name,
+                &cur,
+                rev,
+                new,
+                sub,
+                &WriteOpts::internal(),
+            )
+            .await
+            {
                 Ok((v, _)) => return Ok(v),
                 Err(e) if e.reason == "Conflict" => last = Some(e),
                 Err(e) => return Err(e),
@@ -157,7 +299,13 @@ impl Client {
         Err(last.unwrap_or_else(|| ApiError::stale(&def.plural, &def.group, name)))
     }
 
-    pub async fn delete(&self, r: Res, ns: Option<&str>, name: &str, how: Delete) -> Result<(), ApiError> {
+    pub async fn delete(
+        &self,
+        r: Res,
+        ns: Option<&str>,
+        name: &str,
+        how: Delete,
+    ) -> Result<(), ApiError> {
         let def = self.def(r)?;
         let opts = DeleteOptions {
             grace: how.grace_seconds,
@@ -178,8 +326,17 @@ impl Client {
     }
 
     /// Record an Event about `obj`; repeats of the same reason and message bump `count`.
-    pub async fn event(&self, obj: &Value, kind_type: &str, reason: &str, message: &str, component: &str) {
-        let ns = object::meta_str(obj, "namespace").unwrap_or("default").to_string();
+    pub async fn event(
+        &self,
+        obj: &Value,
+        kind_type: &str,
+        reason: &str,
+        message: &str,
+        component: &str,
+    ) {
+        let ns = object::meta_str(obj, "namespace")
+            .unwrap_or("default")
+            .to_string();
         let name = object::name(obj).to_string();
         let uid = object::meta_str(obj, "uid").unwrap_or("").to_string();
         let now = crate::clock::rfc3339(self.now());
@@ -194,7 +351,13 @@ impl Client {
         if let Ok(cur) = self.get(EVENTS, Some(&ns), &ev_name) {
             let count = cur.get("count").and_then(Value::as_i64).unwrap_or(1) + 1;
             let _ = self
-                .merge_patch(EVENTS, Some(&ns), &ev_name, &json!({"count": count, "lastTimestamp": now}), false)
+                .merge_patch(
+                    EVENTS,
+                    Some(&ns),
+                    &ev_name,
+                    &json!({"count": count, "lastTimestamp": now}),
+                    false,
+                )
                 .await;
             return;
         }

@@ -16,7 +16,10 @@ use crate::store::{EventKind, StoreError};
 #[derive(Debug, Clone)]
 pub enum Delta {
     /// Added or updated; `old` is the previously cached version.
-    Upsert { old: Option<Arc<Value>>, new: Arc<Value> },
+    Upsert {
+        old: Option<Arc<Value>>,
+        new: Arc<Value>,
+    },
     Delete(Arc<Value>),
 }
 
@@ -68,7 +71,11 @@ impl Informer {
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<Value>> {
-        self.cache.read().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+        self.cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
     }
 
     /// Every cached object (optionally of one namespace).
@@ -86,9 +93,15 @@ impl Informer {
         let (tx, rx) = smol::channel::unbounded();
         let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
         for o in cache.values() {
-            let _ = tx.try_send(Delta::Upsert { old: None, new: o.clone() });
+            let _ = tx.try_send(Delta::Upsert {
+                old: None,
+                new: o.clone(),
+            });
         }
-        self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
         rx
     }
 
@@ -150,7 +163,11 @@ impl Informer {
 
     fn remove(&self, obj: Value) {
         let key = key_of(&obj);
-        let old = self.cache.write().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        let old = self
+            .cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
         self.publish(Delta::Delete(old.unwrap_or_else(|| Arc::new(obj))));
     }
 
@@ -169,9 +186,9 @@ impl Informer {
             self.remove((*g).clone());
         }
         for (_, o) in fresh {
-            let same = self
-                .get(&key_of(&o))
-                .is_some_and(|c| object::meta_str(&c, "resourceVersion") == object::meta_str(&o, "resourceVersion"));
+            let same = self.get(&key_of(&o)).is_some_and(|c| {
+                object::meta_str(&c, "resourceVersion") == object::meta_str(&o, "resourceVersion")
+            });
             if !same {
                 self.upsert(o);
             }
@@ -180,7 +197,9 @@ impl Informer {
 
     /// List and watch until the stop channel closes.
     async fn run(self: Arc<Self>, client: Client, stop: smol::channel::Receiver<()>) {
-        let Ok(def) = client.def(self.res) else { return };
+        let Ok(def) = client.def(self.res) else {
+            return;
+        };
         let prefix = def.prefix();
         loop {
             let (items, rev) = match client.list(self.res, None) {
@@ -209,7 +228,9 @@ impl Informer {
                     Some(Ok(batch)) => {
                         let last = batch.last().map(|e| e.rev).unwrap_or(0);
                         for ev in batch {
-                            let Ok(obj) = object::from_stored(&ev.value, ev.rev) else { continue };
+                            let Ok(obj) = object::from_stored(&ev.value, ev.rev) else {
+                                continue;
+                            };
                             match ev.kind {
                                 EventKind::Put => self.upsert(obj),
                                 EventKind::Delete => self.remove(obj),
@@ -232,7 +253,11 @@ pub struct Informers {
 
 impl Informers {
     pub fn new(client: Client, stop: smol::channel::Receiver<()>) -> Informers {
-        Informers { client, stop, map: Mutex::new(HashMap::new()) }
+        Informers {
+            client,
+            stop,
+            map: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The informer of a resource, started on first use.

@@ -8,11 +8,28 @@
 //! controller reads have synced; no two workers ever hold the same key.
 
 pub mod client;
+pub mod cronjob;
+pub mod daemonset;
+pub mod deployment;
+pub mod disruption;
+pub mod endpoints;
+pub mod gc;
+pub mod history;
+pub mod hpa;
 pub mod informer;
+pub mod job;
+pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
 pub mod ownerref;
+pub mod podgc;
 pub mod podutil;
 pub mod queue;
 pub mod replicaset;
+pub mod resourcequota;
+pub mod serviceaccount;
+pub mod statefulset;
+pub mod workload;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -136,7 +153,28 @@ pub fn run(ctrl: Arc<dyn Controller>, queue: Queue, workers: usize, needs: Vec<A
 pub fn start(srv: Arc<ApiServer>, settings: Settings, stop: smol::channel::Receiver<()>) -> Ctx {
     let client = Client::new(srv);
     let informers = Arc::new(Informers::new(client.clone(), stop));
-    let ctx = Ctx { client, informers, settings };
+    let ctx = Ctx {
+        client,
+        informers,
+        settings,
+    };
     replicaset::start(&ctx);
+    replicaset::start_replication_controllers(&ctx);
+    resourcequota::start(&ctx);
+    hpa::start(&ctx);
+    job::start(&ctx);
+    cronjob::start(&ctx);
+    deployment::start(&ctx);
+    gc::start(&ctx);
+    namespace::start(&ctx);
+    serviceaccount::start(&ctx);
+    endpoints::start(&ctx);
+    nodelifecycle::start(&ctx);
+    nodeipam::start(&ctx);
+    podgc::start(&ctx);
+    disruption::start(&ctx);
+    daemonset::start(&ctx);
+    statefulset::start(&ctx);
+    crate::scheduler::start(&ctx);
     ctx
 }

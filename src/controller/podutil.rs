@@ -6,7 +6,9 @@ use crate::api::object;
 use crate::clock::parse_rfc3339;
 
 pub fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("")
+    pod.pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// Not finished and not being deleted.
@@ -23,7 +25,10 @@ fn condition<'a>(pod: &'a Value, ty: &str) -> Option<&'a Value> {
 }
 
 pub fn is_ready(pod: &Value) -> bool {
-    condition(pod, "Ready").and_then(|c| c.get("status")).and_then(Value::as_str) == Some("True")
+    condition(pod, "Ready")
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str)
+        == Some("True")
 }
 
 /// Seconds since the pod became Ready (None when not ready).
@@ -47,12 +52,18 @@ pub fn is_available(pod: &Value, min_ready: i64, now: i64) -> bool {
 pub fn restarts(pod: &Value) -> i64 {
     pod.pointer("/status/containerStatuses")
         .and_then(Value::as_array)
-        .map(|cs| cs.iter().filter_map(|c| c.get("restartCount").and_then(Value::as_i64)).sum())
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c.get("restartCount").and_then(Value::as_i64))
+                .sum()
+        })
         .unwrap_or(0)
 }
 
 pub fn node_name(pod: &Value) -> &str {
-    pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("")
+    pod.pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// A short stable hash of a pod template, rendered like Kubernetes' `pod-template-hash`
@@ -91,7 +102,14 @@ pub fn deletion_rank(pod: &Value, now: i64) -> (u8, u8, u8, i64, i64, i64) {
     let created = object::meta_str(pod, "creationTimestamp")
         .and_then(parse_rfc3339)
         .unwrap_or(0);
-    (unscheduled, pending, ready, ready_secs, -restarts(pod), -created)
+    (
+        unscheduled,
+        pending,
+        ready,
+        ready_secs,
+        -restarts(pod),
+        -created,
+    )
 }
 
 #[cfg(test)]
@@ -119,7 +137,9 @@ mod tests {
         assert_eq!(template_hash(&a, 0), template_hash(&a, 0));
         assert_ne!(template_hash(&a, 0), template_hash(&b, 0));
         assert_ne!(template_hash(&a, 0), template_hash(&a, 1));
-        assert!(template_hash(&a, 0).bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert!(template_hash(&a, 0)
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]

@@ -70,7 +70,10 @@ impl Queue {
             *n
         };
         let delay = BASE_DELAY
-            .checked_mul(1u32.checked_shl(n.saturating_sub(1).min(20)).unwrap_or(u32::MAX))
+            .checked_mul(
+                1u32.checked_shl(n.saturating_sub(1).min(20))
+                    .unwrap_or(u32::MAX),
+            )
             .unwrap_or(MAX_DELAY)
             .min(MAX_DELAY);
         self.add_after(key, delay);

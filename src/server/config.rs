@@ -211,20 +211,33 @@ pub fn resolve(flags: ServerFlags, file: ServerFlags) -> Result<ServerConfig, Co
         disable_agent: flags.disable_agent || file.disable_agent,
         controllers: {
             let mut c = crate::controller::Settings::default();
-            if let Some(g) = flags.node_monitor_grace_period.or(file.node_monitor_grace_period) {
-                c.node_monitor_grace_period = parse_duration(&g).ok_or_else(|| ConfigError::Invalid {
-                    what: "--node-monitor-grace-period",
-                    value: g.clone(),
-                    msg: "expected a duration such as 40s or 2m".into(),
-                })?;
+            if let Some(g) = flags
+                .node_monitor_grace_period
+                .or(file.node_monitor_grace_period)
+            {
+                c.node_monitor_grace_period =
+                    parse_duration(&g).ok_or_else(|| ConfigError::Invalid {
+                        what: "--node-monitor-grace-period",
+                        value: g.clone(),
+                        msg: "expected a duration such as 40s or 2m".into(),
+                    })?;
             }
-            if let Some(t) = flags.default_not_ready_toleration_seconds.or(file.default_not_ready_toleration_seconds) {
+            if let Some(t) = flags
+                .default_not_ready_toleration_seconds
+                .or(file.default_not_ready_toleration_seconds)
+            {
                 c.default_toleration_seconds = t.max(0);
             }
-            if let Some(t) = flags.terminated_pod_gc_threshold.or(file.terminated_pod_gc_threshold) {
+            if let Some(t) = flags
+                .terminated_pod_gc_threshold
+                .or(file.terminated_pod_gc_threshold)
+            {
                 c.terminated_pod_gc_threshold = t;
             }
-            let mask = flags.node_cidr_mask_size.or(file.node_cidr_mask_size).unwrap_or(24);
+            let mask = flags
+                .node_cidr_mask_size
+                .or(file.node_cidr_mask_size)
+                .unwrap_or(24);
             c.node_cidr_mask_size = mask;
             c
         },

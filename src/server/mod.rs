@@ -124,6 +124,7 @@ pub fn run(cfg: ServerConfig) -> Result<()> {
             cluster_cidr: cfg.cluster_cidr,
             advertise_ip: adv,
             port: cfg.port,
+            default_toleration_seconds: cfg.controllers.default_toleration_seconds,
         },
     );
     crate::rt::block_on(async move {

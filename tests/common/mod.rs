@@ -122,7 +122,18 @@ impl Cluster {
             NODE_IP.into(),
         ];
         args.extend(self.extra_args.iter().cloned());
-        let child = Command::new("/usr/bin/unshare")
+        let mut cmd = Command::new("/usr/bin/unshare");
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
+        // which is async-signal-safe; it allocates nothing and touches no locks.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                // If the test process dies (killed, aborted), the server dies with it instead of
+                // outliving it; unshare and sh exec in place, so the server inherits this.
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let child = cmd
             .args(&args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())

@@ -11,10 +11,10 @@
 
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::os::fd::AsFd;
 use std::rc::Rc;
-use std::cell::RefCell;
 use std::time::Duration;
 
 use hyper::Method;
@@ -47,7 +47,8 @@ impl NodeSpec {
         self
     }
     pub fn taint(mut self, key: &str, value: &str, effect: &str) -> NodeSpec {
-        self.taints.push(json!({"key": key, "value": value, "effect": effect}));
+        self.taints
+            .push(json!({"key": key, "value": value, "effect": effect}));
         self
     }
     pub fn capacity(mut self, cpu: &str, memory: &str, pods: u32) -> NodeSpec {
@@ -92,7 +93,10 @@ impl SimNodes {
             let ex = Rc::new(smol::LocalExecutor::new());
             smol::block_on(ex.run(run(ex.clone(), target, rx)));
         });
-        SimNodes { tx, thread: Some(thread) }
+        SimNodes {
+            tx,
+            thread: Some(thread),
+        }
     }
 
     pub fn add(&self, node: NodeSpec) {
@@ -121,17 +125,31 @@ struct State {
     started: HashSet<String>,
 }
 
-async fn run(ex: Rc<smol::LocalExecutor<'static>>, target: Target, rx: smol::channel::Receiver<Cmd>) {
-    let state = Rc::new(RefCell::new(State { nodes: HashMap::new(), dead: HashSet::new(), started: HashSet::new() }));
+async fn run(
+    ex: Rc<smol::LocalExecutor<'static>>,
+    target: Target,
+    rx: smol::channel::Receiver<Cmd>,
+) {
+    let state = Rc::new(RefCell::new(State {
+        nodes: HashMap::new(),
+        dead: HashSet::new(),
+        started: HashSet::new(),
+    }));
     // Heartbeats.
     {
         let (state, target) = (state.clone(), target.clone());
         ex.spawn(async move {
-            let Ok(mut conn) = target.connect().await else { return };
+            let Ok(mut conn) = target.connect().await else {
+                return;
+            };
             loop {
                 let names: Vec<String> = {
                     let st = state.borrow();
-                    st.nodes.keys().filter(|n| !st.dead.contains(*n)).cloned().collect()
+                    st.nodes
+                        .keys()
+                        .filter(|n| !st.dead.contains(*n))
+                        .cloned()
+                        .collect()
                 };
                 for n in names {
                     renew_lease(&mut conn, &n).await;
@@ -144,9 +162,12 @@ async fn run(ex: Rc<smol::LocalExecutor<'static>>, target: Target, rx: smol::cha
     // The fake kubelet.
     {
         let (state, target, ex2) = (state.clone(), target.clone(), ex.clone());
-        ex.spawn(async move { kubelet(ex2, target, state).await }).detach();
+        ex.spawn(async move { kubelet(ex2, target, state).await })
+            .detach();
     }
-    let Ok(mut conn) = target.connect().await else { return };
+    let Ok(mut conn) = target.connect().await else {
+        return;
+    };
     while let Ok(cmd) = rx.recv().await {
         match cmd {
             Cmd::Add(n) => {
@@ -196,14 +217,25 @@ async fn register(conn: &mut Conn, n: &NodeSpec) {
                          "kubeProxyVersion": ""},
         },
     });
-    let _ = conn.request(Method::POST, "/api/v1/nodes", Some(node.to_string().into_bytes())).await;
+    let _ = conn
+        .request(
+            Method::POST,
+            "/api/v1/nodes",
+            Some(node.to_string().into_bytes()),
+        )
+        .await;
 }
 
 async fn renew_lease(conn: &mut Conn, node: &str) {
     let path = format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}");
     let patch = json!({"spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": micro_now()}});
     let (code, _) = conn
-        .request_as(Method::PATCH, &path, "application/merge-patch+json", Some(patch.to_string().into_bytes()))
+        .request_as(
+            Method::PATCH,
+            &path,
+            "application/merge-patch+json",
+            Some(patch.to_string().into_bytes()),
+        )
         .await
         .unwrap_or((0, Default::default()));
     if code == 404 {
@@ -211,7 +243,11 @@ async fn renew_lease(conn: &mut Conn, node: &str) {
             "metadata": {"name": node, "namespace": "kube-node-lease"},
             "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": micro_now()}});
         let _ = conn
-            .request(Method::POST, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", Some(lease.to_string().into_bytes()))
+            .request(
+                Method::POST,
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                Some(lease.to_string().into_bytes()),
+            )
             .await;
     }
 }
@@ -230,100 +266,149 @@ async fn kubelet(ex: Rc<smol::LocalExecutor<'static>>, target: Target, state: Rc
             smol::Timer::after(Duration::from_millis(200)).await;
             continue;
         };
-        let Ok(mut actions) = target.connect().await else { continue };
+        let Ok(mut actions) = target.connect().await else {
+            continue;
+        };
         while let Ok(Some(ev)) = lines.next().await {
             let pod = &ev["object"];
-            let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+            let node = pod
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             {
                 let st = state.borrow();
-                if !st.nodes.contains_key(node) || st.dead.contains(node) || ev["type"] == "DELETED" {
+                if !st.nodes.contains_key(node) || st.dead.contains(node) || ev["type"] == "DELETED"
+                {
                     continue;
                 }
             }
-            let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-            let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-            let uid = pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+            let ns = pod
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            let name = pod
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let uid = pod
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let path = format!("/api/v1/namespaces/{ns}/pods/{name}");
             if pod.pointer("/metadata/deletionTimestamp").is_some() {
                 let _ = actions
-                    .request(Method::DELETE, &path, Some(br#"{"gracePeriodSeconds":0}"#.to_vec()))
+                    .request(
+                        Method::DELETE,
+                        &path,
+                        Some(br#"{"gracePeriodSeconds":0}"#.to_vec()),
+                    )
                     .await;
                 continue;
             }
-            let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
-            if phase != "Pending" && phase != "" {
+            let phase = pod
+                .pointer("/status/phase")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if phase != "Pending" && !phase.is_empty() {
                 continue;
             }
             if !state.borrow_mut().started.insert(uid.clone()) {
                 continue;
             }
-            let ready_after = annotation(pod, "sim.kedge.io/ready-after-seconds").and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-            let exit = annotation(pod, "sim.kedge.io/exit-code").and_then(|s| s.parse::<i64>().ok());
-            let run_secs = annotation(pod, "sim.kedge.io/run-seconds").and_then(|s| s.parse::<u64>().ok()).unwrap_or(1);
+            let ready_after = annotation(pod, "sim.kedge.io/ready-after-seconds")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+            let exit =
+                annotation(pod, "sim.kedge.io/exit-code").and_then(|s| s.parse::<i64>().ok());
+            let run_secs = annotation(pod, "sim.kedge.io/run-seconds")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(1);
             let containers: Vec<String> = pod
                 .pointer("/spec/containers")
                 .and_then(Value::as_array)
-                .map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect())
+                .map(|cs| {
+                    cs.iter()
+                        .filter_map(|c| c["name"].as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             let ip = format!("10.42.{}.{}", (uid.len() * 7) % 250, 2 + (fnv(&uid) % 250));
+            let status_path = format!("{path}/status");
+            let started = running_status(&ip, &containers, ready_after == 0);
+            // The first transition goes over the kubelet's shared connection, so thousands of
+            // pods cost no extra connections; only delayed transitions get a task.
+            patch_status(&mut actions, &status_path, started).await;
+            if ready_after == 0 && exit.is_none() {
+                continue;
+            }
             let target2 = target.clone();
             ex.spawn(async move {
-                let Ok(mut c) = target2.connect().await else { return };
-                let status_path = format!("{path}/status");
-                let running = |ready: bool| {
-                    let now = now_rfc3339();
-                    let r = if ready { "True" } else { "False" };
-                    json!({"status": {
-                        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "10.231.0.1",
-                        "startTime": now,
-                        "conditions": [
-                            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-                            {"type": "Initialized", "status": "True", "lastTransitionTime": now},
-                            {"type": "ContainersReady", "status": r, "lastTransitionTime": now},
-                            {"type": "Ready", "status": r, "lastTransitionTime": now},
-                        ],
-                        "containerStatuses": containers.iter().map(|n| json!({
-                            "name": n, "ready": ready, "started": true, "restartCount": 0,
-                            "image": "sim", "imageID": "sim", "containerID": format!("sim://{n}"),
-                            "state": {"running": {"startedAt": now}},
-                        })).collect::<Vec<_>>(),
-                    }})
+                let Ok(mut c) = target2.connect().await else {
+                    return;
                 };
-                let patch = |c: &mut Conn, body: Value| {
-                    let p = status_path.clone();
-                    async move {
-                        let _ = c
-                            .request_as(Method::PATCH, &p, "application/merge-patch+json", Some(body.to_string().into_bytes()))
-                            .await;
-                    }
-                };
-                patch(&mut c, running(ready_after == 0)).await;
                 if ready_after > 0 {
                     smol::Timer::after(Duration::from_secs(ready_after)).await;
-                    patch(&mut c, running(true)).await;
+                    patch_status(&mut c, &status_path, running_status(&ip, &containers, true))
+                        .await;
                 }
                 if let Some(code) = exit {
                     smol::Timer::after(Duration::from_secs(run_secs)).await;
-                    let now = now_rfc3339();
-                    let phase = if code == 0 { "Succeeded" } else { "Failed" };
-                    let reason = if code == 0 { "Completed" } else { "Error" };
-                    patch(&mut c, json!({"status": {
-                        "phase": phase,
-                        "conditions": [
-                            {"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now},
-                            {"type": "ContainersReady", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now},
-                        ],
-                        "containerStatuses": containers.iter().map(|n| json!({
-                            "name": n, "ready": false, "started": false, "restartCount": 0,
-                            "image": "sim", "imageID": "sim", "containerID": format!("sim://{n}"),
-                            "state": {"terminated": {"exitCode": code, "reason": reason, "finishedAt": now, "startedAt": now}},
-                        })).collect::<Vec<_>>(),
-                    }})).await;
+                    patch_status(&mut c, &status_path, finished_status(&containers, code)).await;
                 }
             })
             .detach();
         }
     }
+}
+
+fn running_status(ip: &str, containers: &[String], ready: bool) -> Value {
+    let now = now_rfc3339();
+    let r = if ready { "True" } else { "False" };
+    json!({"status": {
+        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "10.231.0.1",
+        "startTime": now,
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Initialized", "status": "True", "lastTransitionTime": now},
+            {"type": "ContainersReady", "status": r, "lastTransitionTime": now},
+            {"type": "Ready", "status": r, "lastTransitionTime": now},
+        ],
+        "containerStatuses": containers.iter().map(|n| json!({
+            "name": n, "ready": ready, "started": true, "restartCount": 0,
+            "image": "sim", "imageID": "sim", "containerID": format!("sim://{n}"),
+            "state": {"running": {"startedAt": now}},
+        })).collect::<Vec<_>>(),
+    }})
+}
+
+fn finished_status(containers: &[String], code: i64) -> Value {
+    let now = now_rfc3339();
+    let phase = if code == 0 { "Succeeded" } else { "Failed" };
+    let reason = if code == 0 { "Completed" } else { "Error" };
+    json!({"status": {
+        "phase": phase,
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now},
+            {"type": "ContainersReady", "status": "False", "reason": "PodCompleted", "lastTransitionTime": now},
+        ],
+        "containerStatuses": containers.iter().map(|n| json!({
+            "name": n, "ready": false, "started": false, "restartCount": 0,
+            "image": "sim", "imageID": "sim", "containerID": format!("sim://{n}"),
+            "state": {"terminated": {"exitCode": code, "reason": reason, "finishedAt": now, "startedAt": now}},
+        })).collect::<Vec<_>>(),
+    }})
+}
+
+async fn patch_status(c: &mut Conn, path: &str, body: Value) {
+    let _ = c
+        .request_as(
+            Method::PATCH,
+            path,
+            "application/merge-patch+json",
+            Some(body.to_string().into_bytes()),
+        )
+        .await;
 }
 
 fn fnv(s: &str) -> usize {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hyper::Response;
 use serde_json::{json, Value};
@@ -215,12 +214,6 @@ pub async fn delete_one(
         match res.into_iter().next() {
             Some(OpOutcome::Done(_, r)) => {
                 object::set_rv(&mut new, r);
-                if is_ns {
-                    let srv = srv.clone();
-                    let ns_name = name.to_string();
-                    crate::rt::spawn(async move { finalize_namespace(srv, ns_name).await })
-                        .detach();
-                }
                 return Ok(new);
             }
             _ => continue,
@@ -229,70 +222,30 @@ pub async fn delete_one(
     Err(ApiError::stale(&def.plural, &def.group, name))
 }
 
-type BoxedDelete<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, ApiError>> + Send + 'a>>;
-
-/// `delete_one` behind a boxed, explicitly `Send` future: namespace finalisation deletes
-/// through it, which breaks the type cycle delete → finalize → delete.
-fn delete_boxed<'a>(
-    srv: &'a Arc<ApiServer>,
-    def: &'a ResourceDef,
-    ns: Option<&'a str>,
-    name: &'a str,
-    opts: &'a DeleteOptions,
-) -> BoxedDelete<'a> {
-    Box::pin(delete_one(srv, def, ns, name, opts))
-}
-
-/// Remove everything in a terminating namespace, then the namespace. (The namespace
-/// controller of the controller manager takes this over; until then the API server does it.)
-async fn finalize_namespace(srv: Arc<ApiServer>, ns: String) {
-    let opts = DeleteOptions::default();
-    for _ in 0..600 {
-        let mut left = 0usize;
-        for def in srv.registry.all().iter().filter(|d| d.namespaced) {
-            // Custom resources are listed under their storage version only once.
-            if let Some(c) = &def.custom {
-                if c.storage_version != def.version {
-                    continue;
-                }
-            }
-            let Ok((recs, _, _)) = srv
-                .store
-                .list(def.ns_prefix(Some(&ns)).as_bytes(), None, None)
-            else {
-                continue;
-            };
-            for r in recs {
-                left += 1;
-                let v: Value = serde_json::from_slice(&r.value).unwrap_or(Value::Null);
-                let n = object::name(&v).to_string();
-                let mut o = opts.clone();
-                o.grace = Some(0);
-                let _ = delete_boxed(&srv, def, Some(&ns), &n, &o).await;
-            }
-        }
-        if left == 0 {
-            if let Some(nsdef) = srv.registry.by_path("", "v1", "namespaces") {
-                if let Ok((cur, rev)) = load(&srv, &nsdef, None, &ns) {
-                    let res = srv
-                        .store
-                        .write(vec![Op::Delete {
-                            key: nsdef.key(None, &ns).into_bytes(),
-                            expect: Some(rev),
-                        }])
-                        .await;
-                    if matches!(res.as_deref(), Ok([OpOutcome::Done(..)])) {
-                        hooks::after_delete(&srv, &nsdef, &cur).await;
-                        return;
-                    }
-                    continue;
-                }
-            }
-            return;
-        }
-        async_io::Timer::after(Duration::from_millis(200)).await;
+/// Remove a terminating namespace's own record once nothing is left in it (the namespace
+/// controller's last step; clients cannot do this through DELETE, which only marks it).
+pub async fn remove_namespace(srv: &Arc<ApiServer>, ns: &str) -> Result<bool, ApiError> {
+    let nsdef = srv
+        .registry
+        .by_path("", "v1", "namespaces")
+        .ok_or_else(|| ApiError::internal("namespaces are not served"))?;
+    let (cur, rev) = load(srv, &nsdef, None, ns)?;
+    if !object::meta(&cur).is_some_and(|m| m.contains_key("deletionTimestamp")) {
+        return Ok(false);
     }
+    let res = srv
+        .store
+        .write(vec![Op::Delete {
+            key: nsdef.key(None, ns).into_bytes(),
+            expect: Some(rev),
+        }])
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if matches!(res.as_slice(), [OpOutcome::Done(..)]) {
+        hooks::after_delete(srv, &nsdef, &cur).await;
+        return Ok(true);
+    }
+    Ok(false)
 }
 
 pub async fn delete_collection(

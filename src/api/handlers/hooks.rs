@@ -175,6 +175,8 @@ pub fn before_create(
     obj: &mut Value,
     now: i64,
 ) -> Result<Claim, ApiError> {
+    // LimitRange defaults first: the pod's QoS class below depends on them.
+    crate::api::admission::admit_create(srv, def, obj)?;
     match (def.group.as_str(), def.kind.as_str()) {
         ("", "Service") => admit_service(srv, obj),
         ("", "Namespace") => {
@@ -185,6 +187,7 @@ pub fn before_create(
             if obj.pointer("/status/phase").is_none() {
                 obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
             }
+            super::tolerations::add_defaults(obj, srv.cfg.default_toleration_seconds);
             Ok(Claim::default())
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {

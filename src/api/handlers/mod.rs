@@ -6,9 +6,11 @@
 //! see the same behaviour.
 
 pub mod delete;
+pub mod eviction;
 pub mod hooks;
 pub mod patch;
 pub mod read;
+pub mod tolerations;
 mod watch;
 pub mod write;
 
@@ -129,6 +131,12 @@ pub async fn resource(
             let enc = body::encoding(content_type.as_deref())?;
             let obj = body::decode_object(enc, &bytes)?;
             hooks::bind_pod(srv, &def, ns.as_deref(), &n, obj).await
+        }
+        (&Method::POST, Some(n), Some("eviction")) => {
+            let bytes = body::read_body(req.into_body()).await?;
+            let enc = body::encoding(content_type.as_deref())?;
+            let obj = body::decode_object(enc, &bytes)?;
+            eviction::evict(srv, &def, ns.as_deref(), &n, obj, &query).await
         }
         (&Method::PUT, Some(n), sub @ (None | Some("status") | Some("scale"))) => {
             let opts = write_opts(&query)?;
