@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::api::body::Encoding;
-use crate::api::handlers::delete::{delete_one, DeleteOptions};
+use crate::api::handlers::delete::{delete_at, DeleteOptions};
 use crate::api::handlers::patch::apply_patch;
 use crate::api::handlers::write::{self, WriteOpts};
 use crate::api::object;
@@ -306,6 +306,17 @@ impl Client {
         name: &str,
         how: Delete,
     ) -> Result<(), ApiError> {
+        self.delete_rev(r, ns, name, how).await.map(|_| ())
+    }
+
+    /// Delete and return the store revision that reflects it (for `Informer::wait_rev`).
+    pub async fn delete_rev(
+        &self,
+        r: Res,
+        ns: Option<&str>,
+        name: &str,
+        how: Delete,
+    ) -> Result<u64, ApiError> {
         let def = self.def(r)?;
         let opts = DeleteOptions {
             grace: how.grace_seconds,
@@ -314,9 +325,9 @@ impl Client {
             rv: None,
             dry_run: false,
         };
-        delete_one(&self.srv, &def, Self::ns(&def, ns), name, &opts)
+        delete_at(&self.srv, &def, Self::ns(&def, ns), name, &opts)
             .await
-            .map(|_| ())
+            .map(|(_, rev)| rev)
     }
 
     /// Bind a pod to a node (the `pods/binding` subresource).

@@ -270,8 +270,12 @@ impl ReplicaSetController {
                     uid: object::meta_str(p, "uid").map(str::to_string),
                     ..Default::default()
                 };
-                match client.delete(PODS, Some(ns), object::name(p), how).await {
-                    Ok(()) => {
+                match client
+                    .delete_rev(PODS, Some(ns), object::name(p), how)
+                    .await
+                {
+                    Ok(at) => {
+                        last_rev = last_rev.max(at);
                         client
                             .event(
                                 &rs,
@@ -286,7 +290,6 @@ impl ReplicaSetController {
                     Err(e) => return Err(e.into()),
                 }
             }
-            last_rev = last_rev.max(client.server().store.revision());
         }
         if last_rev > 0 {
             self.pods.wait_rev(last_rev, READ_YOUR_WRITES).await;

@@ -1,5 +1,5 @@
-//! Helpers for cluster tests (tests only): drive kedge's async runtime, start a cluster with
-//! simulated nodes, wait for a condition, list objects through kubectl. A test crate using it
+//! Helpers for cluster tests (tests only): start a cluster with simulated nodes, wait for a
+//! condition, list objects through kubectl. A test crate using it
 //! declares `mod common` and `mod simnode` (from `common/simnode.rs`) at its root.
 
 #![allow(dead_code)]
@@ -12,10 +12,9 @@ use serde_json::Value;
 use super::Cluster;
 use crate::simnode::{NodeSpec, SimNodes};
 
-/// Run kedge's shared executor on background threads for the rest of the process. The
-/// harness's API connections (`kedge::bench::Target::connect`, used by the simulated nodes and
-/// watchers) hand their HTTP connection to that executor, which nothing else runs in a test
-/// process, so without this their requests never complete.
+/// Run kedge's shared executor on background threads for the rest of the process, for tests
+/// that spawn on it (`kedge::rt::spawn`): nothing else runs it in a test process. The harness's
+/// own connections (`kedge::bench::Target::connect`) run on smol's executor and need no help.
 pub fn drive_runtime() {
     static STARTED: Once = Once::new();
     STARTED.call_once(|| {
@@ -27,10 +26,13 @@ pub fn drive_runtime() {
 /// the nodes stop before the server does.
 pub fn cluster_with_nodes(nodes: Vec<NodeSpec>) -> (Cluster, SimNodes) {
     let c = Cluster::start();
-    drive_runtime();
     let n = nodes.len();
     let sims = SimNodes::start(c.pid(), &c.kubeconfig, nodes);
-    wait_for("nodes to register", 30, || items(&c, &["nodes"]).len() == n);
+    // The simulated kubelet only acts for a node once its first Lease is written.
+    wait_for("nodes to register", 30, || {
+        items(&c, &["nodes"]).len() == n
+            && items(&c, &["leases", "-n", "kube-node-lease"]).len() == n
+    });
     (c, sims)
 }
 

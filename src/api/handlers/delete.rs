@@ -105,6 +105,18 @@ pub async fn delete_one(
     name: &str,
     opts: &DeleteOptions,
 ) -> Result<Value, ApiError> {
+    delete_at(srv, def, ns, name, opts).await.map(|(v, _)| v)
+}
+
+/// [`delete_one`], also returning the store revision that reflects the deletion (or the
+/// marking for deletion), so a controller can wait for its cache to see its own write.
+pub async fn delete_at(
+    srv: &Arc<ApiServer>,
+    def: &ResourceDef,
+    ns: Option<&str>,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<(Value, u64), ApiError> {
     for _ in 0..5 {
         let (cur, rev) = load(srv, def, ns, name)?;
         if let Some(uid) = &opts.uid {
@@ -149,7 +161,7 @@ pub async fn delete_one(
             );
         if finalizers.is_empty() && !is_ns && !graceful_pod {
             if opts.dry_run {
-                return Ok(cur);
+                return Ok((cur, rev));
             }
             let res = srv
                 .store
@@ -160,9 +172,9 @@ pub async fn delete_one(
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             match res.into_iter().next() {
-                Some(OpOutcome::Done(..)) => {
+                Some(OpOutcome::Done(_, at)) => {
                     hooks::after_delete(srv, def, &cur).await;
-                    return Ok(cur);
+                    return Ok((cur, at));
                 }
                 Some(OpOutcome::Missing) => {
                     return Err(ApiError::not_found(&def.plural, &def.group, name))
@@ -171,7 +183,7 @@ pub async fn delete_one(
             }
         }
         if object::meta(&cur).is_some_and(|m| m.contains_key("deletionTimestamp")) {
-            return Ok(cur);
+            return Ok((cur, rev));
         }
         let now = srv.clock.now();
         let grace = if graceful_pod {
@@ -200,7 +212,7 @@ pub async fn delete_one(
         // Marking for deletion goes straight to the store: the update path would keep the
         // old deletionTimestamp (it is immutable to clients).
         if opts.dry_run {
-            return Ok(new);
+            return Ok((new, rev));
         }
         let res = srv
             .store
@@ -214,7 +226,7 @@ pub async fn delete_one(
         match res.into_iter().next() {
             Some(OpOutcome::Done(_, r)) => {
                 object::set_rv(&mut new, r);
-                return Ok(new);
+                return Ok((new, r));
             }
             _ => continue,
         }

@@ -69,6 +69,7 @@ pub async fn watch(
     let watcher = srv.store.watch(prefix.as_bytes(), start);
     let srv = srv.clone();
     let def = def.clone();
+    let (kind, api_version) = (def.kind.clone(), def.api_version());
     let wrap = move |o: &Value| -> Value {
         if table {
             let mut t = to_table(&def, std::slice::from_ref(o), None, srv.clock.now());
@@ -120,7 +121,9 @@ pub async fn watch(
             let batch = match next {
                 None => {
                     if bookmarks && Instant::now() < deadline {
-                        let bm = json!({"kind": "Bookmark", "apiVersion": "",
+                        // A bookmark is an object of the watched kind carrying only the
+                        // resourceVersion, as Kubernetes sends it.
+                        let bm = json!({"kind": kind, "apiVersion": api_version,
                             "metadata": {"resourceVersion": w.revision().to_string()}});
                         if tx.send(encode("BOOKMARK", &bm)).await.is_err() {
                             return;
