@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the control-plane benchmarks against a fresh release server in its own network and
+# Run the control-plane, scheduler and controller benchmarks against a fresh release server in its own network and
 # mount namespace and print every figure (docs/benchmarks.md records the output).
 # IDLE_SECONDS (default 600) sets how long the idle RSS / disk-write measurement waits.
 set -euo pipefail
@@ -36,3 +36,7 @@ start_server
 "$bin" bench idle --pid "$pid" --seconds "${IDLE_SECONDS:-600}"
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=
 "$bin" bench store --objects 100000 --dir "$work/store"
+# Controllers and scheduler (issue: controllers + scheduler).
+"$bin" bench scheduler --nodes 100 --pods 10000
+"$bin" bench scheduler --nodes 1000 --pods 10000 --e2e
+cargo bench --quiet --bench deployment

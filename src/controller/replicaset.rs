@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 
 use super::client::{Delete, Res, PODS, REPLICASETS, REPLICATIONCONTROLLERS};
 use super::informer::{key_of, split_key, Informer};
-use super::ownerref::{controller_of, controller_ref, controller_uid, owners};
+use super::ownerref::{controller_of, controller_ref, controller_uid};
 use super::podutil::{deletion_rank, is_active, is_available, is_ready, ready_for};
+use super::workload::{claim, Writes};
 use super::{route, run, BoxFuture, Controller, Ctx, Queue, SyncResult};
 use crate::api::object;
 use crate::api::selector::LabelSelector;
@@ -167,56 +168,26 @@ impl ReplicaSetController {
         }
         let uid = object::meta_str(&rs, "uid").unwrap_or("").to_string();
         let deleting = object::meta(&rs).is_some_and(|m| m.contains_key("deletionTimestamp"));
-        let mut owned: Vec<Arc<Value>> = Vec::new();
+        // Adopt and release active pods (the shared ControllerRefManager rules).
+        let mut writes = Writes::default();
+        let candidates = self
+            .pods
+            .list(Some(ns))
+            .into_iter()
+            .filter(|p| is_active(p))
+            .collect();
+        let owned = claim(
+            client,
+            PODS,
+            &rs,
+            &selector,
+            candidates,
+            |_| true,
+            &mut writes,
+        )
+        .await?;
+        writes.settle(&self.pods).await;
         let mut last_rev = 0u64;
-        for pod in self.pods.list(Some(ns)) {
-            let matches = selector.matches(object::labels(&pod));
-            match controller_uid(&pod) {
-                Some(u) if u == uid => {
-                    if matches {
-                        owned.push(pod);
-                    } else {
-                        // Release: the pod no longer matches, drop our reference.
-                        let refs: Vec<Value> = owners(&pod)
-                            .into_iter()
-                            .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()))
-                            .collect();
-                        let p = client
-                            .merge_patch(
-                                PODS,
-                                Some(ns),
-                                object::name(&pod),
-                                &json!({"metadata": {"ownerReferences": refs}}),
-                                false,
-                            )
-                            .await?;
-                        last_rev = last_rev.max(rv(&p));
-                    }
-                }
-                None if matches && !deleting && is_active(&pod) => {
-                    let mut refs = owners(&pod);
-                    refs.push(controller_ref(&rs));
-                    match client
-                        .merge_patch(
-                            PODS,
-                            Some(ns),
-                            object::name(&pod),
-                            &json!({"metadata": {"ownerReferences": refs}}),
-                            false,
-                        )
-                        .await
-                    {
-                        Ok(p) => {
-                            last_rev = last_rev.max(rv(&p));
-                            owned.push(Arc::new(p));
-                        }
-                        Err(e) if e.code == 404 => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                _ => {}
-            }
-        }
         let active: Vec<&Arc<Value>> = owned.iter().filter(|p| is_active(p)).collect();
         let want = rs
             .pointer("/spec/replicas")

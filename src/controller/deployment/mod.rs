@@ -14,9 +14,10 @@ use serde_json::{json, Map, Value};
 use self::rolling::{resolve_bounds, scale_down_olds, scale_up_new, Set};
 use super::client::{Delete, DEPLOYMENTS, PODS, REPLICASETS};
 use super::informer::{key_of, split_key, Informer};
-use super::ownerref::{controller_of, controller_ref, controller_uid, owners};
+use super::ownerref::{controller_of, controller_ref, controller_uid};
 use super::podutil::{is_active, template_hash};
 use super::replicaset::owner_keys;
+use super::workload::{claim, Writes};
 use super::{route, run, BoxFuture, Controller, Ctx, Queue, SyncResult};
 use crate::api::object;
 use crate::api::selector::LabelSelector;
@@ -190,48 +191,19 @@ impl DeploymentController {
         }
         let uid = object::meta_str(&dep, "uid").unwrap_or("").to_string();
         let mut last_rev = 0u64;
-        // Adopt and release ReplicaSets.
-        let mut owned: Vec<Value> = Vec::new();
-        for rs in self.sets.list(Some(ns)) {
-            let matches = selector.matches(object::labels(&rs));
-            match controller_uid(&rs) {
-                Some(u) if u == uid && matches => owned.push((*rs).clone()),
-                Some(u) if u == uid => {
-                    let refs: Vec<Value> = owners(&rs)
-                        .into_iter()
-                        .filter(|r| r["uid"] != json!(uid))
-                        .collect();
-                    let out = client
-                        .merge_patch(
-                            REPLICASETS,
-                            Some(ns),
-                            object::name(&rs),
-                            &json!({"metadata": {"ownerReferences": refs}}),
-                            false,
-                        )
-                        .await?;
-                    last_rev = last_rev.max(rv(&out));
-                }
-                None if matches
-                    && !object::meta(&rs).is_some_and(|m| m.contains_key("deletionTimestamp")) =>
-                {
-                    let mut refs = owners(&rs);
-                    refs.push(controller_ref(&dep));
-                    let out = client
-                        .merge_patch(
-                            REPLICASETS,
-                            Some(ns),
-                            object::name(&rs),
-                            &json!({"metadata": {"ownerReferences": refs}}),
-                            false,
-                        )
-                        .await?;
-                    last_rev = last_rev.max(rv(&out));
-                    owned.push(out);
-                }
-                _ => {}
-            }
-        }
+        // Adopt and release ReplicaSets (the shared ControllerRefManager rules).
+        let mut writes = Writes::default();
+        let claimed = claim(
+            client,
+            REPLICASETS,
+            &dep,
+            &selector,
+            self.sets.list(Some(ns)),
+            |_| true,
+            &mut writes,
+        )
+        .await?;
+        let owned: Vec<Value> = claimed.iter().map(|rs| (**rs).clone()).collect();
         let template = dep
             .pointer("/spec/template")
             .cloned()
@@ -419,6 +391,7 @@ impl DeploymentController {
                 }
             }
         }
+        writes.settle(&self.sets).await;
         if last_rev > 0 {
             self.sets.wait_rev(last_rev, Duration::from_secs(2)).await;
         }
