@@ -35,7 +35,34 @@ fn s(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
+impl Taint {
+    /// A taint object of `spec.taints`.
+    pub fn from_json(t: &Value) -> Taint {
+        Taint {
+            key: s(t, "key"),
+            value: s(t, "value"),
+            effect: s(t, "effect"),
+        }
+    }
+}
+
 impl Toleration {
+    /// One toleration object; operators other than `Exists`/`Equal` tolerate nothing (None).
+    pub fn from_json(t: &Value) -> Option<Toleration> {
+        let exists = match t.get("operator").and_then(Value::as_str).unwrap_or("Equal") {
+            "Exists" => true,
+            "Equal" | "" => false,
+            _ => return None,
+        };
+        Some(Toleration {
+            key: s(t, "key"),
+            exists,
+            value: s(t, "value"),
+            effect: s(t, "effect"),
+        })
+    }
+
+    /// The one toleration rule (used by the scheduler, taint eviction and DaemonSets alike).
     pub fn tolerates(&self, t: &Taint) -> bool {
         (self.effect.is_empty() || self.effect == t.effect)
             && (self.key.is_empty() || self.key == t.key)
@@ -48,21 +75,7 @@ pub fn tolerations(spec: &Value) -> Vec<Toleration> {
     let Some(list) = spec.get("tolerations").and_then(Value::as_array) else {
         return vec![];
     };
-    list.iter()
-        .filter_map(|t| {
-            let exists = match t.get("operator").and_then(Value::as_str).unwrap_or("Equal") {
-                "Exists" => true,
-                "Equal" | "" => false,
-                _ => return None,
-            };
-            Some(Toleration {
-                key: s(t, "key"),
-                exists,
-                value: s(t, "value"),
-                effect: s(t, "effect"),
-            })
-        })
-        .collect()
+    list.iter().filter_map(Toleration::from_json).collect()
 }
 
 /// The node's taints, plus the implicit not-ready/unreachable taint when it is not Ready.
@@ -70,15 +83,7 @@ pub fn node_taints(node: &Value) -> Vec<Taint> {
     let mut out: Vec<Taint> = node
         .pointer("/spec/taints")
         .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .map(|t| Taint {
-                    key: s(t, "key"),
-                    value: s(t, "value"),
-                    effect: s(t, "effect"),
-                })
-                .collect()
-        })
+        .map(|l| l.iter().map(Taint::from_json).collect())
         .unwrap_or_default();
     let ready = node
         .pointer("/status/conditions")

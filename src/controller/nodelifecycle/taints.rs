@@ -8,6 +8,8 @@
 
 use serde_json::Value;
 
+use crate::scheduler::taints::{Taint, Toleration};
+
 use crate::clock::parse_rfc3339;
 
 // The two taints pods get default tolerations for at admission.
@@ -68,21 +70,9 @@ pub fn pod_tolerations(pod: &Value) -> &[Value] {
         .unwrap_or(&[])
 }
 
-/// Whether `toleration` tolerates `taint`.
+/// Whether `toleration` tolerates `taint` (the scheduler's rule, so both always agree).
 pub fn tolerates(toleration: &Value, taint: &Value) -> bool {
-    let te = field(toleration, "effect");
-    if !te.is_empty() && te != effect(taint) {
-        return false;
-    }
-    let tk = field(toleration, "key");
-    if !tk.is_empty() && tk != key(taint) {
-        return false;
-    }
-    match field(toleration, "operator") {
-        "" | "Equal" => field(toleration, "value") == field(taint, "value"),
-        "Exists" => true,
-        _ => false,
-    }
+    Toleration::from_json(toleration).is_some_and(|t| t.tolerates(&Taint::from_json(taint)))
 }
 
 /// What a pod on a node with NoExecute taints is due.
