@@ -265,16 +265,10 @@ impl ReplicaSetController {
         if last_rev > 0 {
             self.pods.wait_rev(last_rev, READ_YOUR_WRITES).await;
         }
-        self.update_status(&rs, ns, &uid, &selector).await
+        self.update_status(&rs, ns, &uid).await
     }
 
-    async fn update_status(
-        &self,
-        rs: &Value,
-        ns: &str,
-        uid: &str,
-        selector: &LabelSelector,
-    ) -> SyncResult {
+    async fn update_status(&self, rs: &Value, ns: &str, uid: &str) -> SyncResult {
         let now = self.ctx.client.now();
         let min_ready = rs
             .pointer("/spec/minReadySeconds")
@@ -313,7 +307,6 @@ impl ReplicaSetController {
         if let Some(c) = rs.pointer("/status/conditions") {
             status["conditions"] = c.clone();
         }
-        let _ = selector;
         if rs.get("status") != Some(&status) {
             let name = object::name(rs);
             self.ctx

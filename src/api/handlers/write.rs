@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::hooks;
 use crate::api::object::{self, meta_mut};
@@ -345,13 +345,7 @@ pub fn load(
 }
 
 /// Compute the object an update (main resource or status subresource) would store.
-pub fn merge_update(
-    def: &ResourceDef,
-    cur: &Value,
-    mut new: Value,
-    sub: Option<&str>,
-    now: i64,
-) -> Value {
+pub fn merge_update(def: &ResourceDef, cur: &Value, mut new: Value, sub: Option<&str>) -> Value {
     match sub {
         Some("status") => {
             // The status subresource changes status only (and nothing in metadata).
@@ -401,7 +395,6 @@ pub fn merge_update(
                 let g = cm.get("generation").and_then(Value::as_i64).unwrap_or(0);
                 meta_mut(&mut new).insert("generation".into(), json!(g + 1));
             }
-            let _ = now;
             new
         }
     }
@@ -474,7 +467,7 @@ pub async fn apply_update(
     }
     let now = srv.clock.now();
     let (normalized, warnings, mut causes) = normalize(def, obj, opts.validation)?;
-    let mut new = merge_update(def, cur, normalized, sub, now);
+    let mut new = merge_update(def, cur, normalized, sub);
     hooks::normalize(def, &mut new);
     if def.custom.is_none() {
         crate::api::defaults::apply(&def.group, &def.kind, &mut new);
@@ -538,11 +531,6 @@ pub async fn apply_update(
             "unexpected store outcome {other:?}"
         ))),
     }
-}
-
-/// An empty object map, for callers building objects.
-pub fn empty() -> Value {
-    Value::Object(Map::new())
 }
 
 #[cfg(test)]

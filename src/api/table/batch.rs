@@ -162,25 +162,11 @@ fn cron_job(o: &Value, now: i64) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{cells, columns};
+    use super::super::cells;
+    use super::super::test_support::shown;
     use serde_json::json;
 
     const NOW: i64 = 1_700_000_000; // 2023-11-14T22:13:20Z
-
-    fn names(group: &str, kind: &str) -> Vec<(String, i32)> {
-        columns(group, kind)
-            .into_iter()
-            .map(|c| (c.name.to_uppercase(), c.priority))
-            .collect()
-    }
-
-    fn shown(group: &str, kind: &str) -> Vec<String> {
-        names(group, kind)
-            .into_iter()
-            .filter(|(_, p)| *p == 0)
-            .map(|(n, _)| n)
-            .collect()
-    }
 
     #[test]
     fn jobs() {

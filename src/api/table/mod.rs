@@ -286,3 +286,26 @@ mod tests {
         );
     }
 }
+
+/// Column helpers shared by the printers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::columns;
+
+    /// Every column as (UPPER-CASE NAME, priority).
+    pub fn names(group: &str, kind: &str) -> Vec<(String, i32)> {
+        columns(group, kind)
+            .into_iter()
+            .map(|c| (c.name.to_uppercase(), c.priority))
+            .collect()
+    }
+
+    /// The columns kubectl shows without `-o wide`.
+    pub fn shown(group: &str, kind: &str) -> Vec<String> {
+        names(group, kind)
+            .into_iter()
+            .filter(|(_, p)| *p == 0)
+            .map(|(n, _)| n)
+            .collect()
+    }
+}

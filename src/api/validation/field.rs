@@ -264,8 +264,7 @@ pub mod go {
                 c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                     out.push_str(&format!("\\x{:02x}", c as u32))
                 }
-                // Go's unicode.IsPrint excludes control and non-ASCII space characters.
-                c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+                c if !is_go_printable(c) => {
                     if (c as u32) < 0x10000 {
                         out.push_str(&format!("\\u{:04x}", c as u32))
                     } else {
@@ -277,6 +276,23 @@ pub mod go {
         }
         out.push('"');
         out
+    }
+
+    /// Approximates Go's `unicode.IsPrint`: only the ASCII space counts as printable
+    /// whitespace; control, format and private-use characters are escaped.
+    pub fn is_go_printable(c: char) -> bool {
+        if c == ' ' {
+            return true;
+        }
+        if c.is_control() || c.is_whitespace() {
+            return false;
+        }
+        let u = c as u32;
+        let format_or_private = matches!(u,
+            0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f
+            | 0x202a..=0x202e | 0x2060..=0x2064 | 0x2066..=0x206f | 0xfeff | 0xfff9..=0xfffb
+            | 0xe000..=0xf8ff | 0xf0000..=0x10ffff);
+        !format_or_private
     }
 
     /// `%v` of a float64 (integral values print without a fraction, like Go).
