@@ -12,6 +12,9 @@ command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+# The test image is Debian's static busybox packed into an OCI archive by a test helper.
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
