@@ -1,8 +1,18 @@
 //! kedge-netplugins: the pod network of a node.
 //!
-//! Contract (filled by the agent and multi-node issues): a bridge plugin that creates the `kedge0`
-//! bridge and one veth pair per pod sandbox, a host-local IPAM allocating pod addresses from the
-//! node's `spec.podCIDR`, and a CNI-spec front end (ADD / DEL / CHECK / VERSION with CNI 1.0 results)
-//! so other runtimes can use the same code. Everything is driven through netlink (rtnetlink); no
-//! `ip` or `iptables` binary is ever run. Nothing is implemented yet: the crate exists so the
-//! workspace has its final shape.
+//! Contract: [`bridge::BridgeNet`] is the built-in bridge plugin: one `kedge0` bridge per node,
+//! one veth pair per pod sandbox, addresses from a host-local IPAM ([`ipam`]) over the node's
+//! pod CIDR, masquerade of pod egress and hostPort DNAT through nf_tables ([`nft`]). Everything
+//! is driven through netlink (rtnetlink and NETLINK_NETFILTER); no `ip`, `iptables` or `nft`
+//! binary is ever run. [`netns`] creates and enters named network namespaces.
+
+pub mod bridge;
+pub mod ipam;
+pub mod masq;
+pub mod netns;
+pub mod nft;
+pub mod portmap;
+pub mod veth;
+
+pub use bridge::{BridgeConfig, BridgeNet, NetError, PodAddr, PodNet};
+pub use portmap::{HostPort, Protocol};
