@@ -1,5 +1,6 @@
-//! A minimal HTTPS client for benchmarks and tests: kubeconfig credentials, one HTTP/1.1
-//! keep-alive connection per client, JSON requests.
+//! A minimal HTTPS client for benchmarks, tests and remote node agents: kubeconfig client
+//! certificates or a join token, one HTTP/1.1 keep-alive connection per [`Conn`], JSON requests
+//! and newline-delimited streams (watches).
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub tls: Arc<rustls::ClientConfig>,
+    /// `Authorization: Bearer` value for token-authenticated clients (agents).
+    pub bearer: Option<String>,
 }
 
 fn b64(v: &serde_json::Value, what: &str) -> Result<Vec<u8>> {
@@ -39,10 +42,7 @@ impl Target {
         let server = cluster["server"]
             .as_str()
             .ok_or_else(|| anyhow!("kubeconfig has no server"))?;
-        let hostport = server.trim_start_matches("https://").trim_end_matches('/');
-        let (host, port) = hostport
-            .rsplit_once(':')
-            .ok_or_else(|| anyhow!("server {server} has no port"))?;
+        let (host, port) = split_server(server)?;
         let ca = b64(
             &cluster["certificate-authority-data"],
             "certificate-authority-data",
@@ -63,9 +63,48 @@ impl Target {
             .with_root_certificates(roots)
             .with_client_auth_cert(chain, key)?;
         Ok(Target {
-            host: host.trim_matches(['[', ']']).to_string(),
-            port: port.parse().context("server port")?,
+            host,
+            port,
             tls: Arc::new(tls),
+            bearer: None,
+        })
+    }
+
+    /// A server `https://host:port` trusted through `ca_pem`, authenticated by a bearer token.
+    pub fn with_token(server: &str, ca_pem: &[u8], token: &str) -> Result<Target> {
+        let (host, port) = split_server(server)?;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut &ca_pem[..]) {
+            roots.add(c?)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Target {
+            host,
+            port,
+            tls: Arc::new(tls),
+            bearer: Some(token.to_string()),
+        })
+    }
+
+    /// A TLS setting that accepts any server certificate: only for fetching `/cacerts`, whose
+    /// answer the caller verifies against the hash in the join token before trusting it.
+    pub fn unverified(server: &str) -> Result<Target> {
+        let (host, port) = split_server(server)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+            .with_no_client_auth();
+        Ok(Target {
+            host,
+            port,
+            tls: Arc::new(tls),
+            bearer: None,
         })
     }
 
@@ -84,12 +123,82 @@ impl Target {
             let _ = conn.await;
         })
         .detach();
-        Ok(Conn { send })
+        Ok(Conn {
+            send,
+            bearer: self.bearer.clone(),
+        })
+    }
+}
+
+/// `https://host:port[/]` → (host, port); IPv6 hosts lose their brackets.
+fn split_server(server: &str) -> Result<(String, u16)> {
+    let hostport = server
+        .strip_prefix("https://")
+        .ok_or_else(|| anyhow!("server {server:?} is not an https:// URL"))?
+        .trim_end_matches('/');
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow!("server {server:?} has no port"))?;
+    Ok((
+        host.trim_matches(['[', ']']).to_string(),
+        port.parse()
+            .with_context(|| format!("port of {server:?}"))?,
+    ))
+}
+
+/// Accepts every certificate (see [`Target::unverified`]); signatures are still checked so
+/// the handshake itself is sound.
+#[derive(Debug)]
+struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
 pub struct Conn {
     send: SendRequest<Full<Bytes>>,
+    bearer: Option<String>,
 }
 
 impl Conn {
@@ -126,13 +235,16 @@ impl Conn {
         body: Option<Vec<u8>>,
     ) -> Result<hyper::Response<hyper::body::Incoming>> {
         self.send.ready().await?;
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(path)
             .header(hyper::header::HOST, "kedge")
             .header(hyper::header::CONTENT_TYPE, content_type)
-            .header(hyper::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+            .header(hyper::header::ACCEPT, "application/json");
+        if let Some(t) = &self.bearer {
+            req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         Ok(self.send.send_request(req).await?)
     }
 

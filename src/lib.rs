@@ -6,6 +6,7 @@ pub mod api;
 pub mod bench;
 pub mod clock;
 pub mod controller;
+pub mod httpclient;
 pub mod rt;
 pub mod runtime;
 pub mod scheduler;

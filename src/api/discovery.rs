@@ -116,7 +116,7 @@ pub fn root(reg: &Registry, legacy: bool, accept: &str) -> Result<Response<Body>
     let groups = reg.groups();
     let all = reg.all();
     if accept.contains("as=APIGroupDiscoveryList") {
-        let items: Vec<Value> = groups
+        let mut items: Vec<Value> = groups
             .iter()
             .filter(|(g, _)| g.is_empty() == legacy)
             .map(|(g, versions)| {
@@ -138,6 +138,9 @@ pub fn root(reg: &Registry, legacy: bool, accept: &str) -> Result<Response<Body>
                 json!({"metadata": meta, "versions": vs})
             })
             .collect();
+        if !legacy {
+            items.push(super::metrics::aggregated_group());
+        }
         let doc = json!({
             "kind": "APIGroupDiscoveryList",
             "apiVersion": "apidiscovery.k8s.io/v2",
@@ -153,11 +156,12 @@ pub fn root(reg: &Registry, legacy: bool, accept: &str) -> Result<Response<Body>
                     "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]}),
         ));
     }
-    let list: Vec<Value> = groups
+    let mut list: Vec<Value> = groups
         .iter()
         .filter(|(g, _)| !g.is_empty())
         .map(|(g, vs)| group_doc(g, vs))
         .collect();
+    list.push(super::metrics::group_doc());
     Ok(body::json(
         200,
         &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": list}),

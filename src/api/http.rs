@@ -40,7 +40,7 @@ pub enum HttpError {
     Verifier(String),
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpError> {
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpError> {
     let data = std::fs::read(path).map_err(|source| HttpError::Io {
         path: path.display().to_string(),
         source,
@@ -57,7 +57,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpError> {
     Ok(certs)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, HttpError> {
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, HttpError> {
     let data = std::fs::read(path).map_err(|source| HttpError::Io {
         path: path.display().to_string(),
         source,
@@ -71,14 +71,20 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, HttpError> {
         })
 }
 
-/// TLS settings: the serving certificate, the cluster CA for client certificates, ALPN h2 and
-/// http/1.1.
-pub fn tls_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, HttpError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+/// The certificates of a CA bundle as a trust store.
+pub fn ca_roots(ca: &Path) -> Result<RootCertStore, HttpError> {
     let mut roots = RootCertStore::empty();
     for c in read_certs(ca)? {
         roots.add(c)?;
     }
+    Ok(roots)
+}
+
+/// TLS settings: the serving certificate, the cluster CA for client certificates, ALPN h2 and
+/// http/1.1.
+pub fn tls_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, HttpError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = ca_roots(ca)?;
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()
         .build()
@@ -115,6 +121,20 @@ pub async fn serve(
     stop: smol::channel::Receiver<()>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    accept_until(&listener, &stop, |tcp, peer| {
+        let acceptor = acceptor.clone();
+        let api = api.clone();
+        rt::spawn(async move { connection(tcp, peer, acceptor, api).await }).detach();
+    })
+    .await;
+}
+
+/// Hand every accepted connection to `on_conn` until `stop` fires.
+pub async fn accept_until(
+    listener: &TcpListener,
+    stop: &smol::channel::Receiver<()>,
+    mut on_conn: impl FnMut(TcpStream, SocketAddr),
+) {
     loop {
         let accepted = futures_lite::future::or(async { Some(listener.accept().await) }, async {
             let _ = stop.recv().await;
@@ -123,11 +143,7 @@ pub async fn serve(
         .await;
         match accepted {
             None => return,
-            Some(Ok((tcp, peer))) => {
-                let acceptor = acceptor.clone();
-                let api = api.clone();
-                rt::spawn(async move { connection(tcp, peer, acceptor, api).await }).detach();
-            }
+            Some(Ok((tcp, peer))) => on_conn(tcp, peer),
             Some(Err(e)) => {
                 // Out of descriptors or a reset before accept: back off briefly, keep serving.
                 eprintln!("kedge: accept: {e}");

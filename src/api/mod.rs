@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod alloc;
+pub mod auth;
 pub mod body;
 pub mod bootstrap;
 pub mod builtin;
@@ -11,10 +12,12 @@ pub mod defaults;
 pub mod discovery;
 pub mod handlers;
 pub mod http;
+pub mod metrics;
 pub mod object;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;
+pub mod proxy;
 pub mod registry;
 pub mod request;
 pub mod selector;

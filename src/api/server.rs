@@ -50,6 +50,11 @@ pub struct ApiServer {
     pub alloc: Allocators,
     pub clock: Arc<dyn Clock>,
     pub cfg: ApiConfig,
+    /// Bearer tokens of joining agents and the CA served at `/cacerts`.
+    pub auth: super::auth::Auth,
+    /// TLS client settings for node agents (logs, exec, attach, port-forward, metrics); set
+    /// once at start, see [`super::proxy::client_config`].
+    pub kubelet: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
 }
 
 fn version_info() -> Value {
@@ -101,6 +106,8 @@ impl ApiServer {
             alloc: Allocators::new(cfg.service_cidr),
             clock,
             cfg,
+            auth: Default::default(),
+            kubelet: std::sync::OnceLock::new(),
         })
     }
 
@@ -127,11 +134,23 @@ impl ApiServer {
                 return Ok(body::text(200, "ok"))
             }
             "/version" => return Ok(body::json(200, &version_info())),
+            "/cacerts" => {
+                if let Some(pem) = self.auth.ca_pem() {
+                    return Ok(body::text(200, pem));
+                }
+            }
             _ => {}
         }
-        let Some(user) = user else {
+        let Some(user) = user.or_else(|| self.auth.user_for(&req)) else {
             return Err(ApiError::unauthorized());
         };
+        if path == "/v1-kedge/serving-kubelet" {
+            if req.method() != Method::POST {
+                return Err(ApiError::method_not_allowed("GET", "serving-kubelet"));
+            }
+            let q = req.uri().query().unwrap_or("");
+            return Ok(body::json(201, &self.auth.serving_kubelet(q, &user)?));
+        }
         let accept = req
             .headers()
             .get(hyper::header::ACCEPT)
@@ -154,6 +173,45 @@ impl ApiServer {
         }
         let kind = parse_path(&path).ok_or_else(ApiError::not_found_path)?;
         let method = req.method().clone();
+        // Streaming pod subresources and metrics.k8s.io are served outside the registry.
+        match &kind {
+            PathKind::Resource(i)
+                if i.group.is_empty() && i.resource == "pods" && i.namespace.is_some() =>
+            {
+                if let (Some(ns), Some(name), Some(sub)) = (&i.namespace, &i.name, &i.subresource) {
+                    match sub.as_str() {
+                        "log" if method == Method::GET => {
+                            let raw = req.uri().query().map(str::to_string);
+                            return super::proxy::log(self, ns, name, raw.as_deref()).await;
+                        }
+                        "exec" | "attach" | "portforward" => {
+                            let (ns, name, sub) = (ns.clone(), name.clone(), sub.clone());
+                            return super::proxy::stream(self, req, &ns, &name, &sub).await;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            PathKind::Group(g) if g == super::metrics::GROUP => {
+                return super::metrics::handle(self, &method, None, None, &Default::default())
+                    .await;
+            }
+            PathKind::GroupVersion { group, version } if group == super::metrics::GROUP => {
+                return super::metrics::handle(
+                    self,
+                    &method,
+                    Some(version),
+                    None,
+                    &Default::default(),
+                )
+                .await;
+            }
+            PathKind::Resource(i) if i.group == super::metrics::GROUP => {
+                let query = parse_query(req.uri().query());
+                return super::metrics::handle(self, &method, None, Some(i.clone()), &query).await;
+            }
+            _ => {}
+        }
         match kind {
             PathKind::Root { legacy } if method == Method::GET => {
                 discovery::root(&self.registry, legacy, &accept)

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 use hyper::Method;
 
-use super::client::Target;
+use crate::httpclient::Target;
 
 pub fn run(
     kubeconfig: &Path,

@@ -8,9 +8,9 @@
 //! - `idle`: RSS and disk writes of a running server process from /proc.
 //! - `scheduler`: scheduling decisions/s over synthetic nodes, optionally end to end.
 
-pub mod client;
 mod creates;
 mod idle;
+mod pods;
 mod scheduler;
 mod store;
 mod watch;
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 
-pub use client::{Conn, Lines, Target};
+pub use crate::httpclient::{Conn, Lines, Target};
 
 #[derive(Debug, Subcommand)]
 pub enum Bench {
@@ -68,6 +68,28 @@ pub enum Bench {
         #[arg(long)]
         e2e: bool,
     },
+    /// Pod create → Running latency through API, scheduler and agent (real containers)
+    Pods {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Image of the pods (must be present on the node)
+        #[arg(long)]
+        image: String,
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+        /// Pods created at once in each round
+        #[arg(long, default_value_t = 1)]
+        parallel: usize,
+    },
+    /// Time for one Deployment scaled from 0 to N replicas to be all Running
+    Scale {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[arg(long)]
+        image: String,
+        #[arg(long, default_value_t = 110)]
+        replicas: usize,
+    },
     /// RSS and disk writes of a process over a period
     Idle {
         #[arg(long)]
@@ -101,6 +123,17 @@ pub fn run(b: Bench) -> Result<()> {
         } => watch::run(&kubeconfig, watchers, writes),
         Bench::Store { objects, dir } => store::run(objects, dir.as_deref()),
         Bench::Idle { pid, seconds } => idle::run(pid, seconds),
+        Bench::Pods {
+            kubeconfig,
+            image,
+            rounds,
+            parallel,
+        } => pods::run_pods(&kubeconfig, &image, rounds, parallel),
+        Bench::Scale {
+            kubeconfig,
+            image,
+            replicas,
+        } => pods::run_scale(&kubeconfig, &image, replicas),
         Bench::Scheduler { nodes, pods, e2e } => scheduler::run(nodes, pods, e2e),
     }
 }

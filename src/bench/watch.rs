@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use hyper::Method;
 
-use super::client::Target;
 use super::percentile;
+use crate::httpclient::Target;
 
 pub fn run(kubeconfig: &Path, watchers: usize, writes: usize) -> Result<()> {
     let target = Target::from_kubeconfig(kubeconfig)?;

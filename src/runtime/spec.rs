@@ -44,6 +44,21 @@ pub struct ContainerSpec {
     pub tty: bool,
     pub stdin: bool,
     pub stdin_once: bool,
+    /// Where the container's overlay root is assembled (owner: INIT).
+    #[serde(default)]
+    pub rootfs: RootfsSpec,
+}
+
+/// The writable layer and mountpoint of the container's overlayfs root. The overlay is mounted
+/// inside the container's own mount namespace, so it disappears with the container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RootfsSpec {
+    /// overlayfs `upperdir`; empty = a read-only root made of `layers` only.
+    pub upper: PathBuf,
+    /// overlayfs `workdir`, on the same filesystem as `upper`.
+    pub work: PathBuf,
+    /// Mountpoint of the assembled root, usually `<bundle>/rootfs`.
+    pub target: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -103,6 +118,11 @@ pub struct Mount {
 pub enum MountKind {
     /// Bind mount of a host path (volumes, /etc/hosts, /etc/resolv.conf, /dev/shm of the pod,
     /// termination-log). `file = true` when the source is a regular file.
-    Bind { source: PathBuf, file: bool },
-    Tmpfs { size_bytes: Option<u64> },
+    Bind {
+        source: PathBuf,
+        file: bool,
+    },
+    Tmpfs {
+        size_bytes: Option<u64>,
+    },
 }

@@ -9,6 +9,8 @@ use clap::Args;
 use ipnetwork::Ipv4Network;
 use serde::Deserialize;
 
+use crate::agent::flags::AgentFlags;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading config file {path}: {source}")]
@@ -75,6 +77,10 @@ pub struct ServerFlags {
     /// Prefix length of each node's pod CIDR
     #[arg(long, value_name = "BITS")]
     pub node_cidr_mask_size: Option<u8>,
+    /// The node agent's settings (the file's agent keys are split off in [`load_file`])
+    #[command(flatten)]
+    #[serde(skip)]
+    pub agent: AgentFlags,
 }
 
 /// Parse `40s`, `2m`, `1h`, `500ms` (Go duration style, one unit).
@@ -107,6 +113,7 @@ pub struct ServerConfig {
     pub service_cidr: Ipv4Network,
     pub disable_agent: bool,
     pub controllers: crate::controller::Settings,
+    pub agent: AgentFlags,
 }
 
 pub const DEFAULT_CONFIG: &str = "/etc/kedge/config.yaml";
@@ -128,10 +135,21 @@ pub fn load_file(path: &Path, explicit: bool) -> Result<ServerFlags, ConfigError
     if text.trim().is_empty() {
         return Ok(ServerFlags::default());
     }
-    serde_yaml_ng::from_str(&text).map_err(|e| ConfigError::Parse {
+    let parse = |e: serde_yaml_ng::Error| ConfigError::Parse {
         path: path.display().to_string(),
         msg: e.to_string(),
-    })
+    };
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).map_err(parse)?;
+    let serde_yaml_ng::Value::Mapping(map) = doc else {
+        return Err(ConfigError::Parse {
+            path: path.display().to_string(),
+            msg: "expected a mapping of flag names to values".into(),
+        });
+    };
+    let (agent, rest) = crate::agent::flags::split_file(map);
+    let mut flags: ServerFlags = serde_yaml_ng::from_value(rest.into()).map_err(parse)?;
+    flags.agent = serde_yaml_ng::from_value(agent.into()).map_err(parse)?;
+    Ok(flags)
 }
 
 fn cidr(what: &'static str, v: &str) -> Result<Ipv4Network, ConfigError> {
@@ -209,6 +227,7 @@ pub fn resolve(flags: ServerFlags, file: ServerFlags) -> Result<ServerConfig, Co
                 .unwrap_or_else(|| "10.43.0.0/16".into()),
         )?,
         disable_agent: flags.disable_agent || file.disable_agent,
+        agent: flags.agent.merge(file.agent),
         controllers: {
             let mut c = crate::controller::Settings::default();
             if let Some(g) = flags

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod pki;
+pub mod token;
 
 use std::fs;
 use std::net::{IpAddr, SocketAddr};
@@ -78,7 +79,7 @@ fn advertise(cfg: &ServerConfig, addrs: &[IpAddr]) -> IpAddr {
 
 /// Block SIGTERM/SIGINT in every thread (call before any thread starts) and return a channel
 /// that fires when one arrives.
-fn shutdown_signal() -> Result<smol::channel::Receiver<()>> {
+pub fn shutdown_signal() -> Result<smol::channel::Receiver<()>> {
     let mut set = SigSet::empty();
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGINT);
@@ -127,6 +128,26 @@ pub fn run(cfg: ServerConfig) -> Result<()> {
             default_toleration_seconds: cfg.controllers.default_toleration_seconds,
         },
     );
+    let ca_pem = fs::read_to_string(&pki.ca_cert).context("reading the cluster CA")?;
+    let token = token::ensure(&server_dir, &ca_pem).context("creating the join token")?;
+    api.auth.set_ca(ca_pem);
+    // The API server reaches agents' streaming endpoints (logs, exec, port-forward, metrics)
+    // with the admin client certificate.
+    let _ = api.kubelet.set(
+        crate::api::proxy::client_config(&pki.ca_cert, &pki.admin_cert, &pki.admin_key)
+            .context("loading the client certificate for agents")?,
+    );
+    let tls_dir = pki.dir.clone();
+    api.auth.set_signer(Box::new(move |node, ips| {
+        pki::node_serving_cert(&tls_dir, node, ips).map_err(|e| e.to_string())
+    }));
+    api.auth.add_token(
+        &token,
+        crate::api::server::User {
+            name: "kedge-agent".into(),
+            groups: vec!["system:nodes".into(), "system:authenticated".into()],
+        },
+    );
     crate::rt::block_on(async move {
         crate::api::handlers::startup(&api).map_err(|e| anyhow::anyhow!("{e}"))?;
         crate::api::bootstrap::run(&api)
@@ -151,15 +172,32 @@ pub fn run(cfg: ServerConfig) -> Result<()> {
         pki::write_kubeconfig(&cfg.write_kubeconfig, &url, &pki, cfg.write_kubeconfig_mode)
             .context("writing the kubeconfig")?;
         eprintln!(
-            "kedge: API server listening on {addr}; kubeconfig {}{}",
+            "kedge: API server listening on {addr}; kubeconfig {}",
             cfg.write_kubeconfig.display(),
-            if cfg.disable_agent {
-                ""
-            } else {
-                " (the node agent is not built yet: running as --disable-agent)"
-            }
         );
+        let agent = (!cfg.disable_agent).then(|| {
+            let (api, flags, data, tls_dir, svc, stop) = (
+                api.clone(),
+                cfg.agent.clone(),
+                cfg.data_dir.clone(),
+                pki.dir.clone(),
+                cfg.service_cidr,
+                stop.clone(),
+            );
+            crate::rt::spawn(async move {
+                let r = crate::agent::start::run_in_server(api, &flags, &data, &tls_dir, svc, stop)
+                    .await;
+                if let Err(e) = &r {
+                    eprintln!("kedge: node agent failed: {e:#}");
+                }
+                r
+            })
+        });
         crate::api::http::serve(listener, tls, api, stop).await;
+        if let Some(a) = agent {
+            // The agent stops on the same signal; pods keep running.
+            let _ = a.await;
+        }
         eprintln!("kedge: shutting down");
         Ok::<(), anyhow::Error>(())
     })?;

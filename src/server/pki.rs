@@ -197,6 +197,39 @@ pub fn ensure(dir: &Path, sans: &BTreeSet<String>) -> Result<Pki, PkiError> {
     Ok(pki)
 }
 
+/// Issue a serving certificate for a node agent's streaming endpoint (like the kubelet's
+/// `serving-kubelet.crt`): names the node and its addresses, signed by the cluster CA in
+/// `dir`. Returns (certificate PEM, key PEM).
+pub fn node_serving_cert(
+    dir: &Path,
+    node: &str,
+    ips: &[IpAddr],
+) -> Result<(String, String), PkiError> {
+    let pki = Pki::at(dir);
+    let ca_key_pem = fs::read_to_string(&pki.ca_key).map_err(io_err(&pki.ca_key))?;
+    let ca_cert_pem = fs::read_to_string(&pki.ca_cert).map_err(io_err(&pki.ca_cert))?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_cert_pem, KeyPair::from_pem(&ca_key_pem)?)?;
+    let key = KeyPair::generate()?;
+    let mut p = CertificateParams::default();
+    p.distinguished_name = name(&format!("system:node:{node}"), Some("system:nodes"));
+    let mut sans = vec![san(node)?, san("localhost")?, san("127.0.0.1")?];
+    for ip in ips {
+        sans.push(SanType::IpAddress(*ip));
+    }
+    p.subject_alt_names = sans;
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    validity(&mut p, 1);
+    let cert = p.signed_by(&key, &issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 /// Issue a client certificate (PEM) for `user` in `group`.
 pub fn client_cert(
     issuer: &Issuer<'_, KeyPair>,

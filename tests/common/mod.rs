@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 pub const KUBECTL: &str = "/usr/bin/kubectl";
 /// The address of the test node inside its network namespace.
 pub const NODE_IP: &str = "10.231.0.1";
@@ -56,11 +58,35 @@ macro_rules! require_cluster {
 
 pub struct Cluster {
     child: Option<Child>,
+    /// Holds the node's network and mount namespaces across server restarts (pods' namespace
+    /// files are bind mounts inside that mount namespace, so a restarted agent must see them).
+    holder: Option<Child>,
     pub dir: tempfile::TempDir,
     pub home: PathBuf,
     pub kubeconfig: PathBuf,
     pub data_dir: PathBuf,
     pub extra_args: Vec<String>,
+    /// Whether the server runs its node agent (real pods); otherwise `--disable-agent`.
+    pub agent: bool,
+    /// The cgroup parent of this cluster's pods, unique per cluster.
+    pub cgroup_parent: String,
+}
+
+/// The node namespaces: loopback up and a node address on a veth link (both ends stay in the
+/// namespace; the API server advertises it in the `kubernetes` Endpoints).
+const NODE_SETUP: &str = "ip link set lo up && ip link add kedgetest0 type veth peer name kedgetest1 && ip addr add 10.231.0.1/24 dev kedgetest0 && ip link set kedgetest0 up && ip link set kedgetest1 up && exec sleep 2147483647";
+
+fn pdeathsig(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
+    // which is async-signal-safe; it allocates nothing and touches no locks.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, || {
+            // If the test process dies (killed, aborted), the child dies with it instead of
+            // outliving it; nsenter and unshare exec in place, so the program inherits this.
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
+    }
 }
 
 impl Cluster {
@@ -69,6 +95,22 @@ impl Cluster {
     }
 
     pub fn start_with(extra: &[&str]) -> Cluster {
+        Cluster::start_inner(extra, false, |_| {})
+    }
+
+    /// A cluster whose server also runs the node agent: real containers, network and volumes.
+    pub fn with_agent(extra: &[&str]) -> Cluster {
+        Cluster::start_inner(extra, true, |_| {})
+    }
+
+    /// Like [`Cluster::with_agent`], with `stage(data_dir)` run before the server starts.
+    pub fn with_agent_staged(extra: &[&str], stage: impl FnOnce(&Path)) -> Cluster {
+        Cluster::start_inner(extra, true, stage)
+    }
+
+    fn start_inner(extra: &[&str], agent: bool, stage: impl FnOnce(&Path)) -> Cluster {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = tempfile::Builder::new()
             .prefix("kedge-test-")
             .tempdir()
@@ -77,14 +119,60 @@ impl Cluster {
         std::fs::create_dir_all(&home).unwrap();
         let mut c = Cluster {
             child: None,
+            holder: None,
+            agent,
+            cgroup_parent: format!("kedge-test-{}-{seq}", std::process::id()),
             kubeconfig: dir.path().join("kubeconfig.yaml"),
             data_dir: dir.path().join("data"),
             home,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             dir,
         };
+        stage(&c.data_dir);
+        c.start_holder();
         c.launch();
         c
+    }
+
+    fn start_holder(&mut self) {
+        let mut cmd = Command::new("/usr/bin/unshare");
+        cmd.args([
+            "--net",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "/bin/sh",
+            "-c",
+            NODE_SETUP,
+        ]);
+        pdeathsig(&mut cmd);
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn the node namespace holder");
+        let pid = child.id();
+        self.holder = Some(child);
+        // The namespaces are ready once the holder has exec'd sleep (after the setup ran).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            if exe.to_string_lossy().ends_with("/sleep") {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("node namespace setup did not finish");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn holder_pid(&self) -> u32 {
+        self.holder
+            .as_ref()
+            .map(|c| c.id())
+            .expect("holder running")
     }
 
     pub fn pid(&self) -> u32 {
@@ -98,18 +186,11 @@ impl Cluster {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .unwrap();
+        let holder = self.holder_pid();
         let mut args = vec![
-            "--net".to_string(),
-            "--mount".into(),
-            "--propagation".into(),
-            "private".into(),
+            format!("--net=/proc/{holder}/ns/net"),
+            format!("--mount=/proc/{holder}/ns/mnt"),
             "--".into(),
-            "/bin/sh".into(),
-            "-c".into(),
-            // Inside the new namespace: loopback up and a node address on a veth link (both ends stay in the namespace) (the
-            // API server advertises it in the `kubernetes` Endpoints), then become the server
-            // (same PID).
-            "ip link set lo up && ip link add kedgetest0 type veth peer name kedgetest1 && ip addr add 10.231.0.1/24 dev kedgetest0 && ip link set kedgetest0 up && ip link set kedgetest1 up && exec \"$0\" \"$@\"".into(),
             bin.into(),
             "server".into(),
             "--data-dir".into(),
@@ -121,18 +202,26 @@ impl Cluster {
             "--advertise-address".into(),
             NODE_IP.into(),
         ];
-        args.extend(self.extra_args.iter().cloned());
-        let mut cmd = Command::new("/usr/bin/unshare");
-        // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
-        // which is async-signal-safe; it allocates nothing and touches no locks.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                // If the test process dies (killed, aborted), the server dies with it instead of
-                // outliving it; unshare and sh exec in place, so the server inherits this.
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
+        if self.agent {
+            let d = self.dir.path();
+            args.extend([
+                "--node-name".to_string(),
+                "node1".into(),
+                "--node-ip".into(),
+                NODE_IP.into(),
+                "--run-dir".into(),
+                d.join("run").display().to_string(),
+                "--pod-logs-dir".into(),
+                d.join("pods-logs").display().to_string(),
+                "--cgroup-parent".into(),
+                self.cgroup_parent.clone(),
+            ]);
+        } else {
+            args.push("--disable-agent".into());
         }
+        args.extend(self.extra_args.iter().cloned());
+        let mut cmd = Command::new("/usr/bin/nsenter");
+        pdeathsig(&mut cmd);
         let child = cmd
             .args(&args)
             .stdin(Stdio::null())
@@ -172,7 +261,7 @@ impl Cluster {
     /// A command run inside the server's network namespace with this cluster's HOME.
     pub fn ns_command(&self, program: &str) -> Command {
         let mut c = Command::new("/usr/bin/nsenter");
-        c.arg(format!("--net=/proc/{}/ns/net", self.pid()))
+        c.arg(format!("--net=/proc/{}/ns/net", self.holder_pid()))
             .arg("--")
             .arg(program)
             .env("HOME", &self.home)
@@ -295,5 +384,45 @@ impl Drop for Cluster {
             eprintln!("--- server log ---\n{}", self.log());
         }
         self.kill9();
+        if let Some(h) = self.holder.as_ref() {
+            cleanup::node_processes(h.id(), &self.cgroup_parent);
+        }
+        if let Some(mut h) = self.holder.take() {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+        cleanup::cgroups(&self.cgroup_parent);
     }
+}
+
+pub mod cleanup;
+
+/// Poll `f` every 250 ms until it holds; panic naming `what` after `secs` seconds.
+pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// `kubectl get <args> -o json` items.
+pub fn items(c: &Cluster, args: &[&str]) -> Vec<Value> {
+    c.json(args)["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Sorted names of `kubectl get <args>`.
+pub fn names(c: &Cluster, args: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = items(c, args)
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .collect();
+    out.sort();
+    out
 }

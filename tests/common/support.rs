@@ -5,9 +5,6 @@
 #![allow(dead_code)]
 
 use std::sync::Once;
-use std::time::{Duration, Instant};
-
-use serde_json::Value;
 
 use super::Cluster;
 use crate::simnode::{NodeSpec, SimNodes};
@@ -36,32 +33,5 @@ pub fn cluster_with_nodes(nodes: Vec<NodeSpec>) -> (Cluster, SimNodes) {
     (c, sims)
 }
 
-/// Poll `f` every 250 ms until it holds; panic naming `what` after `secs` seconds.
-pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// `kubectl get <args> -o json` items.
-pub fn items(c: &Cluster, args: &[&str]) -> Vec<Value> {
-    c.json(args)["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Sorted names of `kubectl get <args>`.
-pub fn names(c: &Cluster, args: &[&str]) -> Vec<String> {
-    let mut out: Vec<String> = items(c, args)
-        .iter()
-        .map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_string())
-        .collect();
-    out.sort();
-    out
-}
+#[allow(unused_imports)]
+pub use crate::common::{items, names, wait_for};

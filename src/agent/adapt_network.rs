@@ -1,0 +1,88 @@
+//! [`PodNetwork`] over the bridge plugin (`kedge_netplugins::BridgeNet`), created once the
+//! node has its podCIDR.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use super::client::BoxFuture;
+use super::deps::{DepError, DepResult, HostPort, PodNetwork};
+
+pub struct BridgeAdapter(pub kedge_netplugins::BridgeNet);
+
+impl BridgeAdapter {
+    /// Bring up `kedge0` for `pod_cidr` with IPAM state under `state_dir`.
+    pub async fn open(pod_cidr: &str, state_dir: &Path) -> DepResult<BridgeAdapter> {
+        let cidr: ipnetwork::IpNetwork = pod_cidr
+            .parse()
+            .map_err(|e| DepError::new(format!("pod CIDR {pod_cidr}: {e}")))?;
+        let cfg = kedge_netplugins::BridgeConfig::new(cidr, state_dir);
+        kedge_netplugins::BridgeNet::new(cfg)
+            .await
+            .map(BridgeAdapter)
+            .map_err(|e| DepError::new(chain(&e)))
+    }
+}
+
+/// An error with its sources, `a: b: c`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
+}
+
+impl PodNetwork for BridgeAdapter {
+    fn add<'a>(
+        &'a self,
+        pod_uid: &'a str,
+        netns: &'a Path,
+        ports: &'a [HostPort],
+    ) -> BoxFuture<'a, DepResult<IpAddr>> {
+        Box::pin(async move {
+            use kedge_netplugins::Protocol;
+            let host_ports = ports
+                .iter()
+                .map(|p| {
+                    let proto = match p.protocol.as_str() {
+                        "UDP" => Protocol::Udp,
+                        "SCTP" => Protocol::Sctp,
+                        _ => Protocol::Tcp,
+                    };
+                    let mut hp =
+                        kedge_netplugins::HostPort::new(proto, p.host_port, p.container_port);
+                    if let Some(ip) = p.host_ip {
+                        hp.host_ip = ip;
+                    }
+                    hp
+                })
+                .collect();
+            let pod = kedge_netplugins::PodNet {
+                id: pod_uid.to_string(),
+                netns: netns.to_path_buf(),
+                ifname: "eth0".into(),
+                host_ports,
+            };
+            self.0
+                .add(&pod)
+                .await
+                .map(|a| a.ip)
+                .map_err(|e| DepError::new(chain(&e)))
+        })
+    }
+
+    fn del<'a>(
+        &'a self,
+        pod_uid: &'a str,
+        netns: Option<&'a Path>,
+    ) -> BoxFuture<'a, DepResult<()>> {
+        Box::pin(async move {
+            self.0
+                .del(pod_uid, netns)
+                .await
+                .map_err(|e| DepError::new(chain(&e)))
+        })
+    }
+}
