@@ -11,6 +11,7 @@
 mod creates;
 mod idle;
 mod pods;
+mod runtime;
 mod scheduler;
 mod store;
 mod watch;
@@ -81,6 +82,14 @@ pub enum Bench {
         #[arg(long, default_value_t = 1)]
         parallel: usize,
     },
+    /// Container start inside the runtime alone, and the supervisors' RSS (needs root)
+    Runtime {
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        /// Containers kept running to measure the per-container supervisor RSS
+        #[arg(long, default_value_t = 20)]
+        resident: usize,
+    },
     /// Time for one Deployment scaled from 0 to N replicas to be all Running
     Scale {
         #[arg(long)]
@@ -129,6 +138,7 @@ pub fn run(b: Bench) -> Result<()> {
             rounds,
             parallel,
         } => pods::run_pods(&kubeconfig, &image, rounds, parallel),
+        Bench::Runtime { count, resident } => runtime::run(count, resident),
         Bench::Scale {
             kubeconfig,
             image,

@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use async_io::Async;
 
 use super::pidfd::Pidfd;
-use super::pty::{self, Pty};
+use super::pty;
 
 /// What to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,13 +62,27 @@ impl ExecProcess {
         }
         cmd.arg("--").args(&spec.args);
         if spec.tty {
-            let Pty { master, slave } = Pty::open()?;
-            cmd.stdin(Stdio::from(slave.try_clone()?))
-                .stdout(Stdio::from(slave.try_clone()?))
-                .stderr(Stdio::from(slave));
-            let child = cmd.spawn()?;
-            // Drop our slave copies (moved into `cmd`) so EOF/EIO reaches the master at exit.
+            // The pty is opened by nsexec inside the container (its own devpts instance), so
+            // the command sees /dev/pts/N as its terminal; the master comes back over a
+            // socket that is nsexec's stdin until then. Setup errors arrive on stderr.
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+            cmd.stdin(Stdio::from(OwnedFd::from(theirs)))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            let mut child = cmd.spawn()?;
             drop(cmd);
+            let err = child.stderr.take().map(OwnedFd::from);
+            let Some(master) = pty::recv_fd(&ours)? else {
+                // nsexec failed before the terminal existed: its message is the output.
+                let stdout = err.map(|fd| Async::new(File::from(fd))).transpose()?;
+                return Ok(ExecProcess {
+                    child,
+                    stdin: None,
+                    stdout,
+                    stderr: None,
+                    pty_master: None,
+                });
+            };
             let stdin = if spec.stdin {
                 Some(Async::new(File::from(master.try_clone()?))?)
             } else {

@@ -116,6 +116,9 @@ const NAMESPACES: [(&str, CloneFlags); 6] = [
 
 fn child(args: &NsexecArgs, spec: &ContainerSpec) -> Failure {
     let setup = || -> Result<(), Failure> {
+        if args.tty {
+            terminal_inside()?;
+        }
         sys::new_session(args.tty)?;
         sys::reset_signals();
         sys::cloexec_from_3();
@@ -136,6 +139,24 @@ fn child(args: &NsexecArgs, spec: &ContainerSpec) -> Failure {
         f.exit_code = SETUP_FAILED;
     }
     f
+}
+
+/// With `--tty`, stdin is a Unix socket to the agent: open a pty in the container's own
+/// devpts (we are in its mount namespace now, so the command's `tty` names `/dev/pts/N`),
+/// send the master back, and make the slave stdin, stdout and stderr.
+fn terminal_inside() -> Result<(), Failure> {
+    let fail = |what: &str, e: std::io::Error| Failure {
+        message: format!("exec: {what}: {e}"),
+        exit_code: SETUP_FAILED,
+    };
+    let pty = crate::runtime::pty::Pty::open().map_err(|e| fail("open a terminal", e))?;
+    let sock = std::io::stdin();
+    crate::runtime::pty::send_fd(&sock, &pty.master).map_err(|e| fail("pass the terminal", e))?;
+    rustix::stdio::dup2_stdin(&pty.slave)
+        .and_then(|()| rustix::stdio::dup2_stdout(&pty.slave))
+        .and_then(|()| rustix::stdio::dup2_stderr(&pty.slave))
+        .map_err(|e| fail("attach the terminal", e.into()))?;
+    Ok(())
 }
 
 /// `base` with every key of `extra` replaced by the extra value, extras appended in order.

@@ -38,6 +38,46 @@ impl Pty {
     }
 }
 
+/// Send `fd` over the Unix socket `sock` (SCM_RIGHTS), with one byte of data.
+pub fn send_fd(sock: impl AsFd, fd: impl AsFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fds = [fd.as_fd().as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    let iov = [io::IoSlice::new(b"T")];
+    nix::sys::socket::sendmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )?;
+    Ok(())
+}
+
+/// Receive one descriptor sent by [`send_fd`]; `None` when the peer closed without sending.
+pub fn recv_fd(sock: impl AsFd) -> io::Result<Option<OwnedFd>> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut byte = [0u8; 1];
+    let mut iov = [io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = nix::sys::socket::recvmsg::<()>(
+        sock.as_fd().as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for c in msg.cmsgs()? {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just installed this descriptor in our table for us; no
+                // one else owns it.
+                return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// `TIOCSWINSZ`: the terminal's size in characters.
 pub fn resize(fd: impl AsFd, width: u16, height: u16) -> io::Result<()> {
     tcsetwinsize(
