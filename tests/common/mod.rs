@@ -168,6 +168,18 @@ impl Cluster {
         }
     }
 
+    /// A process inside the node's network and mount namespaces (ended with the test).
+    pub fn node_command(&self, program: &str) -> Command {
+        let holder = self.holder_pid();
+        let mut c = Command::new("/usr/bin/nsenter");
+        c.arg(format!("--net=/proc/{holder}/ns/net"))
+            .arg(format!("--mount=/proc/{holder}/ns/mnt"))
+            .arg("--")
+            .arg(program);
+        pdeathsig(&mut c);
+        c
+    }
+
     pub fn holder_pid(&self) -> u32 {
         self.holder
             .as_ref()
