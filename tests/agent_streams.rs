@@ -52,6 +52,19 @@ fn logs_follow_exec_exit_codes_and_cp() {
     );
     let _ = child.kill();
     let _ = child.wait();
+    // attach follows the container's own output (through its supervisor).
+    let mut att = c
+        .ns_command(common::KUBECTL)
+        .args(["attach", "ticker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut att_lines = BufReader::new(att.stdout.take().unwrap()).lines();
+    let got = att_lines.next().unwrap().unwrap();
+    assert!(got.starts_with("tick-"), "{got}");
+    let _ = att.kill();
+    let _ = att.wait();
     // --tail and --timestamps.
     let tail = c.ok(&["logs", "ticker", "--tail=2", "--timestamps"]);
     assert_eq!(tail.lines().count(), 2, "{tail}");

@@ -17,7 +17,7 @@ trap cleanup EXIT
 start_server() {
   unshare --net --mount --propagation private -- /bin/sh -c \
     'ip link set lo up && exec "$0" "$@"' "$bin" server --data-dir "$work/data" \
-    --write-kubeconfig "$work/kc.yaml" --config /dev/null --bind-address 127.0.0.1 \
+    --write-kubeconfig "$work/kc.yaml" --config /dev/null --bind-address 127.0.0.1 --disable-agent \
     >"$work/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do [ -s "$work/kc.yaml" ] && break; sleep 0.1; done
@@ -40,3 +40,6 @@ kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=
 "$bin" bench scheduler --nodes 100 --pods 10000
 "$bin" bench scheduler --nodes 1000 --pods 10000 --e2e
 cargo bench --quiet --bench deployment
+
+# The node agent's benchmarks.
+tests/bench-agent.sh

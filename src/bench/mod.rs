@@ -90,6 +90,13 @@ pub enum Bench {
         #[arg(long, default_value_t = 20)]
         resident: usize,
     },
+    /// Write the busybox test image (Debian's busybox-static) as an OCI archive
+    TestImage {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "kedge.test/busybox:1")]
+        name: String,
+    },
     /// Time for one Deployment scaled from 0 to N replicas to be all Running
     Scale {
         #[arg(long)]
@@ -98,6 +105,9 @@ pub enum Bench {
         image: String,
         #[arg(long, default_value_t = 110)]
         replicas: usize,
+        /// Also print this process' RSS once all replicas run (the agent's)
+        #[arg(long)]
+        rss_pid: Option<u32>,
     },
     /// RSS and disk writes of a process over a period
     Idle {
@@ -139,11 +149,16 @@ pub fn run(b: Bench) -> Result<()> {
             parallel,
         } => pods::run_pods(&kubeconfig, &image, rounds, parallel),
         Bench::Runtime { count, resident } => runtime::run(count, resident),
+        Bench::TestImage { out, name } => {
+            kedge_images::testimage::busybox_oci_archive(&out, &name, &[])?;
+            Ok(())
+        }
         Bench::Scale {
             kubeconfig,
             image,
             replicas,
-        } => pods::run_scale(&kubeconfig, &image, replicas),
+            rss_pid,
+        } => pods::run_scale(&kubeconfig, &image, replicas, rss_pid),
         Bench::Scheduler { nodes, pods, e2e } => scheduler::run(nodes, pods, e2e),
     }
 }

@@ -191,7 +191,12 @@ pub fn run_pods(kubeconfig: &Path, image: &str, rounds: usize, parallel: usize) 
     })
 }
 
-pub fn run_scale(kubeconfig: &Path, image: &str, replicas: usize) -> Result<()> {
+pub fn run_scale(
+    kubeconfig: &Path,
+    image: &str,
+    replicas: usize,
+    rss_pid: Option<u32>,
+) -> Result<()> {
     let target = Target::from_kubeconfig(kubeconfig)?;
     crate::rt::block_on(async {
         let (mut admin, ns, rv) = setup(&target).await?;
@@ -252,6 +257,13 @@ pub fn run_scale(kubeconfig: &Path, image: &str, replicas: usize) -> Result<()> 
             all.as_secs_f64(),
             percentile(&at, 50.0)
         );
+        if let Some(pid) = rss_pid {
+            let kib = super::rss_kib(&pid.to_string()).unwrap_or(0);
+            println!(
+                "RSS of process {pid} with {replicas} pods running: {:.1} MiB",
+                kib as f64 / 1024.0
+            );
+        }
         let _ = admin
             .request(Method::DELETE, &format!("/api/v1/namespaces/{ns}"), None)
             .await;
