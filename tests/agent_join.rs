@@ -41,7 +41,10 @@ fn an_agent_joins_with_the_token_and_runs_pods() {
     let c = Cluster::start();
     let token = std::fs::read_to_string(c.data_dir.join("server/token")).unwrap();
     let token = token.trim();
-    assert!(token.starts_with("K10") && token.contains("::server:"), "{token}");
+    assert!(
+        token.starts_with("K10") && token.contains("::server:"),
+        "{token}"
+    );
 
     // A token for another CA: refused before anything is trusted.
     let forged = format!("K10{}::server:x", "0".repeat(64));
@@ -74,9 +77,19 @@ fn an_agent_joins_with_the_token_and_runs_pods() {
             .any(|x| x["type"] == "Ready" && x["status"] == "True")
     });
     let n = c.json(&["node", "joined"]);
-    assert_eq!(n["status"]["nodeInfo"]["containerRuntimeVersion"].as_str().map(|s| s.starts_with("kedge://")), Some(true));
-    assert!(n["metadata"]["labels"].get("node-role.kubernetes.io/control-plane").is_none());
-    c.apply(&busybox_pod("hello", "echo hello from the joined node; exec sleep 3600"));
+    assert_eq!(
+        n["status"]["nodeInfo"]["containerRuntimeVersion"]
+            .as_str()
+            .map(|s| s.starts_with("kedge://")),
+        Some(true)
+    );
+    assert!(n["metadata"]["labels"]
+        .get("node-role.kubernetes.io/control-plane")
+        .is_none());
+    c.apply(&busybox_pod(
+        "hello",
+        "echo hello from the joined node; exec sleep 3600",
+    ));
     let p = wait_running(&c, "default", "hello", 60);
     assert_eq!(p["spec"]["nodeName"], "joined", "{}", agent_log());
     wait_for("the pod's log through the API server", 30, || {
