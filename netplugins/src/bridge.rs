@@ -284,6 +284,7 @@ impl BridgeNet {
                 return Err(e.into());
             }
         };
+        let had_ports = self.hostports_dir().join(&pod.id).exists();
         portmap::save(
             &self.hostports_dir(),
             &PodPorts {
@@ -292,7 +293,11 @@ impl BridgeNet {
                 ports: pod.host_ports.clone(),
             },
         )?;
-        self.sync_rules()?;
+        // The table holds only masquerade and hostPort rules: a pod without hostPorts (before
+        // and now) changes nothing there, and skipping the transaction keeps pod start fast.
+        if had_ports || !pod.host_ports.is_empty() {
+            self.sync_rules()?;
+        }
         Ok(PodAddr {
             ip,
             gateway,
