@@ -258,12 +258,10 @@ impl BridgeNet {
             // A half-made pair from an interrupted add is replaced.
             veth::delete(&self.handle, &host).await?;
             veth::delete(&self.handle, &tmp).await?;
-            veth::create_pair(&self.handle, &host, &tmp, self.cfg.mtu).await?;
+            veth::create_pair_in(&self.handle, &host, &pod.ifname, &pod.netns, self.cfg.mtu)
+                .await?;
         }
         let res = async {
-            if !exists {
-                veth::move_to(&self.handle, &tmp, &pod.netns).await?;
-            }
             veth::attach(&self.handle, &host, self.bridge_index).await?;
             veth::configure_pod(
                 &pod_handle,
