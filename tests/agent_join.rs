@@ -98,3 +98,29 @@ fn an_agent_joins_with_the_token_and_runs_pods() {
     let _ = agent.kill();
     let _ = agent.wait();
 }
+
+#[test]
+fn a_server_whose_agent_cannot_start_stops_with_the_reason() {
+    require_cluster!();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("/usr/bin/unshare")
+        .args(["--net", "--mount", "--propagation", "private", "--"])
+        .arg(env!("CARGO_BIN_EXE_kedge"))
+        .args(["server", "--config", "/dev/null", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--write-kubeconfig")
+        .arg(dir.path().join("kc.yaml"))
+        .args(["--node-taint", "no-effect-given", "--run-dir"])
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the server must not keep running without its node"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("node agent failed") && err.contains("no-effect-given"),
+        "{err}"
+    );
+}

@@ -185,20 +185,30 @@ pub fn run(cfg: ServerConfig) -> Result<()> {
                 stop.clone(),
             );
             crate::rt::spawn(async move {
-                let r = crate::agent::start::run_in_server(api, &flags, &data, &tls_dir, svc, stop)
-                    .await;
+                let r = crate::agent::start::run_in_server(
+                    api,
+                    &flags,
+                    &data,
+                    &tls_dir,
+                    svc,
+                    stop.clone(),
+                )
+                .await;
                 if let Err(e) = &r {
+                    // A server whose node cannot run pods is not what was asked for: ask every
+                    // component to stop (closing the channel wakes all of them).
                     eprintln!("kedge: node agent failed: {e:#}");
+                    stop.close();
                 }
                 r
             })
         });
         crate::api::http::serve(listener, tls, api, stop).await;
+        eprintln!("kedge: shutting down");
         if let Some(a) = agent {
             // The agent stops on the same signal; pods keep running.
-            let _ = a.await;
+            a.await.context("the node agent")?;
         }
-        eprintln!("kedge: shutting down");
         Ok::<(), anyhow::Error>(())
     })?;
     store.close();
