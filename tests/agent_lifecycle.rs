@@ -341,10 +341,7 @@ spec:
             && common::cleanup::cgroup_pids(&c.cgroup_parent).is_empty()
             && node::node_mounts(&c, &run.display().to_string()).is_empty()
             && node::node_mounts(&c, &data.display().to_string()).is_empty()
-            && !node::node_links(&c).iter().any(|l| {
-                l.starts_with("veth")
-                    || l.starts_with("kedge") && l != "kedge0" && !l.starts_with("kedgetest")
-            })
+            && !node::node_links(&c).iter().any(|l| is_pod_veth(l))
     });
     let leftovers = |dir: std::path::PathBuf| -> Vec<String> {
         std::fs::read_dir(dir)
@@ -375,4 +372,11 @@ spec:
         .filter(|f| f.parse::<std::net::IpAddr>().is_ok())
         .collect();
     assert!(ips.is_empty(), "IP allocations left: {ips:?}");
+}
+
+/// Host ends of pod veths are `kedge` + 8 hex digits (`kedge_netplugins::bridge::host_veth_name`).
+fn is_pod_veth(name: &str) -> bool {
+    name.len() == 13
+        && name.starts_with("kedge")
+        && name[5..].bytes().all(|b| b.is_ascii_hexdigit())
 }

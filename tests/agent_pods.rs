@@ -216,8 +216,19 @@ fn malicious_image_layers_are_refused_at_import() {
             .output()
             .unwrap();
         assert!(!String::from_utf8_lossy(&ls.stdout).contains("evil"));
-        // Nothing of the layer was written outside the store.
-        assert!(!dir.path().join("escaped").exists());
+        // The payload (`kedge-escape`) was written nowhere: not through the `/etc` symlink on
+        // the host, not beside the layer through `..`, not anywhere under the data dir.
+        assert!(!std::path::Path::new("/etc/kedge-escape").exists());
+        let found = std::process::Command::new("find")
+            .arg(dir.path())
+            .args(["-name", "kedge-escape"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&found.stdout),
+            "",
+            "{kind:?} wrote its payload"
+        );
     }
 }
 
