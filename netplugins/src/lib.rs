@@ -7,11 +7,14 @@
 //! binary is ever run. [`netns`] creates and enters named network namespaces.
 
 pub mod bridge;
+pub mod cni;
 pub mod ipam;
 pub mod masq;
 pub mod netns;
 pub mod nft;
+pub mod overlay;
 pub mod portmap;
+pub mod testing;
 pub mod veth;
 
 pub use bridge::{BridgeConfig, BridgeNet, NetError, PodAddr, PodNet};

@@ -214,6 +214,34 @@ pub async fn create_pair_in(
     )))
 }
 
+/// Routes `dst` out of link `idx` (scope link), replacing any route to exactly `dst`.
+/// Idempotent.
+pub async fn ensure_link_route(
+    handle: &Handle,
+    dst: ipnetwork::IpNetwork,
+    idx: u32,
+) -> Result<(), LinkError> {
+    let route = match dst {
+        ipnetwork::IpNetwork::V4(n) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+            .destination_prefix(n.network(), n.prefix())
+            .output_interface(idx)
+            .scope(rtnetlink::packet_route::route::RouteScope::Link)
+            .build(),
+        ipnetwork::IpNetwork::V6(n) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+            .destination_prefix(n.network(), n.prefix())
+            .output_interface(idx)
+            .scope(rtnetlink::packet_route::route::RouteScope::Link)
+            .build(),
+    };
+    handle
+        .route()
+        .add(route)
+        .replace()
+        .execute()
+        .await
+        .map_err(nl(format!("routing {dst}")))
+}
+
 /// Moves the link into the namespace pinned at `ns`.
 pub async fn move_to(handle: &Handle, name: &str, ns: &Path) -> Result<(), LinkError> {
     use std::os::fd::AsRawFd;

@@ -50,22 +50,6 @@ impl Drop for Fixture {
     }
 }
 
-/// Refuses to go on unless /proc/sys/net shows this thread's fresh namespace: the bridge
-/// writes ip_forward there and must never touch the host's.
-fn assert_proc_sys_is_ours() {
-    let names: Vec<String> = std::fs::read_dir("/proc/sys/net/ipv4/conf")
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        names
-            .iter()
-            .all(|n| ["all", "default", "lo"].contains(&n.as_str())),
-        "/proc/sys/net is not the test namespace's: {names:?}"
-    );
-}
-
 fn pod(id: &str, ns: &Path, ports: Vec<HostPort>) -> PodNet {
     PodNet {
         id: id.to_string(),
@@ -118,7 +102,7 @@ fn ip_files(dir: &Path) -> usize {
 #[test]
 fn pods_reach_each_other_and_hostports_then_del_cleans_up() {
     common::in_fresh_netns("bridge end-to-end", || {
-        assert_proc_sys_is_ours();
+        common::assert_proc_sys_is_ours();
         smol::block_on(async {
             let mut fx = Fixture::new();
             let (a, b, c) = (fx.netns("a"), fx.netns("b"), fx.netns("c"));
@@ -220,7 +204,7 @@ fn pods_reach_each_other_and_hostports_then_del_cleans_up() {
 #[test]
 fn add_twice_gives_one_veth_and_one_address() {
     common::in_fresh_netns("bridge idempotent add", || {
-        assert_proc_sys_is_ours();
+        common::assert_proc_sys_is_ours();
         smol::block_on(async {
             let mut fx = Fixture::new();
             let a = fx.netns("a");
@@ -255,7 +239,7 @@ fn add_twice_gives_one_veth_and_one_address() {
 #[test]
 fn restart_keeps_addresses_and_reproduces_the_ruleset() {
     common::in_fresh_netns("bridge restart", || {
-        assert_proc_sys_is_ours();
+        common::assert_proc_sys_is_ours();
         smol::block_on(async {
             let mut fx = Fixture::new();
             let a = fx.netns("a");

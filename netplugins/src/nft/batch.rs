@@ -1,9 +1,11 @@
 //! Batched nf_tables transactions.
 //!
 //! Contract: a [`Batch`] is an ordered list of object changes the kernel applies all-or-nothing
-//! between `NFNL_MSG_BATCH_BEGIN` and `NFNL_MSG_BATCH_END`. Every change is sent with
-//! `NLM_F_ACK` and carries a description naming its object, so a failure reports which object
-//! the kernel refused. [`Batch::replace_table`] followed by adds is an atomic replace: packets
+//! between `NFNL_MSG_BATCH_BEGIN` and `NFNL_MSG_BATCH_END`. Every change carries a description
+//! naming its object, so a failure reports which object the kernel refused (the kernel reports
+//! every refusal; only the last change asks for an ack, which tells the batch was processed
+//! without one queued answer per message). Element lists are split over several messages so
+//! no attribute exceeds netlink's 64 KiB. [`Batch::replace_table`] followed by adds is an atomic replace: packets
 //! see either the old or the new ruleset, never an empty one.
 
 use super::expr::Expr;
@@ -18,6 +20,27 @@ pub(crate) struct BatchMsg {
     pub family: u8,
     pub attrs: Vec<u8>,
     pub what: String,
+    /// A rule's expressions, appended to `what` only when the kernel refuses it: formatting
+    /// every rule up front cost more than encoding it.
+    pub exprs: Option<Vec<Expr>>,
+}
+
+impl BatchMsg {
+    /// What this message changes, for error reports.
+    pub fn describe(&self) -> String {
+        match &self.exprs {
+            None => self.what.clone(),
+            Some(exprs) => format!(
+                "{} [{}]",
+                self.what,
+                exprs
+                    .iter()
+                    .map(Expr::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -28,6 +51,16 @@ pub struct Batch {
 const CREATE: u16 = wire::NLM_F_CREATE;
 
 impl Batch {
+    /// Every message described on a line of its own ("add rule ip t c [expr; ...]"), for
+    /// tests and error reports.
+    pub fn describe(&self) -> String {
+        self.msgs
+            .iter()
+            .map(BatchMsg::describe)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     pub fn new() -> Batch {
         Batch::default()
     }
@@ -43,6 +76,7 @@ impl Batch {
             family: table.family.code(),
             attrs: w.buf,
             what,
+            exprs: None,
         });
     }
 
@@ -127,16 +161,7 @@ impl Batch {
                 e.encode(l);
             }
         });
-        let what = format!(
-            "add rule {} {} [{}]",
-            Self::table_name(table),
-            rule.chain,
-            rule.exprs
-                .iter()
-                .map(Expr::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
+        let what = format!("add rule {} {}", Self::table_name(table), rule.chain);
         self.push(
             table,
             wire::NFT_MSG_NEWRULE,
@@ -144,6 +169,9 @@ impl Batch {
             w,
             what,
         );
+        if let Some(m) = self.msgs.last_mut() {
+            m.exprs = Some(rule.exprs.clone());
+        }
         self
     }
 
@@ -171,6 +199,12 @@ impl Batch {
         if set.data.is_some() {
             flags |= wire::NFT_SET_MAP;
         }
+        if set.timeout_ms.is_some() {
+            flags |= wire::NFT_SET_TIMEOUT;
+        }
+        if set.dynamic {
+            flags |= wire::NFT_SET_EVAL;
+        }
         w.str(wire::NFTA_SET_TABLE, &table.name)
             .str(wire::NFTA_SET_NAME, &set.name)
             .be32(wire::NFTA_SET_FLAGS, flags)
@@ -185,6 +219,14 @@ impl Batch {
                     .be32(wire::NFTA_SET_DATA_LEN, k.byte_len());
             }
             None => {}
+        }
+        if let Some(t) = set.timeout_ms {
+            w.be64(wire::NFTA_SET_TIMEOUT, t);
+        }
+        if let Some(n) = set.max_size {
+            w.nest(wire::NFTA_SET_DESC, |d| {
+                d.be32(wire::NFTA_SET_DESC_SIZE, n);
+            });
         }
         w.be32(wire::NFTA_SET_ID, self.msgs.len() as u32 + 1);
         let what = format!("add set {} {}", Self::table_name(table), set.name);
@@ -216,20 +258,61 @@ impl Batch {
     }
 
     pub fn add_elements(&mut self, table: &Table, set: &str, elements: &[Element]) -> &mut Self {
-        let w = Self::elements(table, set, elements);
-        let what = format!("add elements to set {} {set}", Self::table_name(table));
-        self.push(table, wire::NFT_MSG_NEWSETELEM, CREATE, w, what);
+        for w in Self::elements(table, set, elements) {
+            let what = format!("add elements to set {} {set}", Self::table_name(table));
+            self.push(table, wire::NFT_MSG_NEWSETELEM, CREATE, w, what);
+        }
         self
     }
 
     pub fn delete_elements(&mut self, table: &Table, set: &str, elements: &[Element]) -> &mut Self {
-        let w = Self::elements(table, set, elements);
-        let what = format!("delete elements from set {} {set}", Self::table_name(table));
-        self.push(table, wire::NFT_MSG_DELSETELEM, 0, w, what);
+        for w in Self::elements(table, set, elements) {
+            let what = format!("delete elements from set {} {set}", Self::table_name(table));
+            self.push(table, wire::NFT_MSG_DELSETELEM, 0, w, what);
+        }
         self
     }
 
-    fn elements(table: &Table, set: &str, elements: &[Element]) -> AttrWriter {
+    /// The number of messages (changes) in the batch.
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// The size of [`Batch::encode`]'s output, without encoding.
+    pub fn encoded_len(&self) -> usize {
+        // nlmsghdr + nfgenmsg per message, BEGIN and END included.
+        const HDR: usize = 16 + 4;
+        HDR * 2 + self.msgs.iter().map(|m| HDR + m.attrs.len()).sum::<usize>()
+    }
+
+    /// One attribute set per message: an element list nest holds at most 64 KiB.
+    fn elements(table: &Table, set: &str, elements: &[Element]) -> Vec<AttrWriter> {
+        // Room for the nest header and one more element of any realistic size.
+        const CHUNK_BYTES: usize = 60_000;
+        let mut out = Vec::new();
+        let mut rest = elements;
+        loop {
+            let mut used = 0;
+            let mut n = 0;
+            for e in rest {
+                // key and data values, their nests, the element nest and an interval end.
+                let size = 2 * e.key.len() + 48 + data_size(e.data.as_ref());
+                if n > 0 && used + size > CHUNK_BYTES {
+                    break;
+                }
+                used += size;
+                n += 1;
+            }
+            let (chunk, tail) = rest.split_at(n);
+            out.push(Self::element_chunk(table, set, chunk));
+            rest = tail;
+            if rest.is_empty() {
+                return out;
+            }
+        }
+    }
+
+    fn element_chunk(table: &Table, set: &str, elements: &[Element]) -> AttrWriter {
         let mut w = AttrWriter::new();
         w.str(wire::NFTA_SET_ELEM_LIST_TABLE, &table.name)
             .str(wire::NFTA_SET_ELEM_LIST_SET, set);
@@ -276,10 +359,14 @@ impl Batch {
             wire::NFNL_SUBSYS_NFTABLES,
             &[],
         );
+        let last = self.msgs.len().saturating_sub(1);
         for (i, m) in self.msgs.iter().enumerate() {
+            // Errors are reported whatever the flags; one ack at the end says "all processed"
+            // without thousands of queued acks overflowing the receive buffer.
+            let ack = if i == last { wire::NLM_F_ACK } else { 0 };
             out.extend(wire::message(
                 wire::nft_type(m.msg),
-                wire::NLM_F_REQUEST | wire::NLM_F_ACK | m.flags,
+                wire::NLM_F_REQUEST | ack | m.flags,
                 first_seq + 1 + i as u32,
                 m.family,
                 0,
@@ -295,6 +382,17 @@ impl Batch {
             &[],
         ));
         out
+    }
+}
+
+/// An upper bound of the encoded size of an element's data.
+fn data_size(d: Option<&ElemData>) -> usize {
+    use super::expr::Verdict;
+    match d {
+        None => 0,
+        Some(ElemData::Value(v)) => v.len() + 16,
+        Some(ElemData::Verdict(Verdict::Jump(c) | Verdict::Goto(c))) => c.len() + 40,
+        Some(ElemData::Verdict(_)) => 24,
     }
 }
 
@@ -396,6 +494,43 @@ mod tests {
             wire::find(&end, wire::NFTA_SET_ELEM_FLAGS).unwrap().be32(),
             1
         );
+    }
+
+    #[test]
+    fn large_element_lists_are_split_and_only_the_last_change_asks_for_an_ack() {
+        let t = Table::new(Family::Ip, "kedge");
+        let mut b = Batch::new();
+        let elems: Vec<Element> = (0..5000u32)
+            .map(|i| Element::new(i.to_be_bytes().to_vec()).to_value(vec![0; 8]))
+            .collect();
+        b.add_set(
+            &t,
+            &Set::map(
+                "m",
+                KeyType::Mark,
+                SetData::Value(KeyType::Raw { type_id: 0, len: 8 }),
+            )
+            .with_elements(elems),
+        );
+        assert!(b.len() > 2, "{}", b.len());
+        let mut total = 0;
+        for m in &b.msgs[1..] {
+            let attrs = wire::parse_attrs(&m.attrs);
+            let list = wire::find(&attrs, wire::NFTA_SET_ELEM_LIST_ELEMENTS).unwrap();
+            assert!(list.data.len() < 65_000);
+            total += list.nested().len();
+        }
+        assert_eq!(total, 5000);
+        let bytes = b.encode(1);
+        assert_eq!(bytes.len(), b.encoded_len());
+        let msgs = wire::parse_messages(&bytes);
+        let acked: Vec<usize> = msgs
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.flags & wire::NLM_F_ACK != 0)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(acked, vec![msgs.len() - 2]);
     }
 
     #[test]

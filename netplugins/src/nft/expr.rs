@@ -51,6 +51,13 @@ const NFT_LOOKUP_F_INV: u32 = 1;
 const NFTA_FIB_DREG: u16 = 1;
 const NFTA_FIB_RESULT: u16 = 2;
 const NFTA_FIB_FLAGS: u16 = 3;
+const NFTA_REJECT_TYPE: u16 = 1;
+const NFTA_REJECT_ICMP_CODE: u16 = 2;
+const NFTA_DYNSET_SET_NAME: u16 = 1;
+const NFTA_DYNSET_OP: u16 = 3;
+const NFTA_DYNSET_SREG_KEY: u16 = 4;
+const NFTA_DYNSET_SREG_DATA: u16 = 5;
+const NFTA_DYNSET_TIMEOUT: u16 = 6;
 
 /// A register: 0 is the verdict register, 1..=4 the 16-byte data registers, 8..=23 their
 /// 4-byte views.
@@ -139,6 +146,39 @@ pub mod nat_flags {
     pub const PROTO_RANDOM: u32 = 4;
     pub const PERSISTENT: u32 = 8;
     pub const PROTO_RANDOM_FULLY: u32 = 16;
+}
+
+/// `NFT_REJECT_*` kinds of the reject expression.
+pub mod reject {
+    /// ICMP destination unreachable with the given code (3 = port unreachable).
+    pub const ICMP_UNREACH: u32 = 0;
+    pub const TCP_RST: u32 = 1;
+    pub const ICMPX_UNREACH: u32 = 2;
+    pub const ICMP_PORT_UNREACH: u8 = 3;
+}
+
+/// `NFT_DYNSET_OP_*`: what a dynset does with the element built from its registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DynsetOp {
+    /// Add unless present.
+    Add,
+    /// Add, or refresh the timeout of the present element (`update @set { .. }`).
+    Update,
+    Delete,
+}
+
+impl DynsetOp {
+    fn code(self) -> u32 {
+        self as u32
+    }
+
+    fn from_code(c: u32) -> DynsetOp {
+        match c {
+            1 => DynsetOp::Update,
+            2 => DynsetOp::Delete,
+            _ => DynsetOp::Add,
+        }
+    }
 }
 
 /// Where a payload expression reads from.
@@ -359,6 +399,21 @@ pub enum Expr {
         result: u32,
         flags: u32,
     },
+    /// Reject the packet: `kind` from [`reject`], `icmp_code` only for the ICMP kinds.
+    Reject {
+        kind: u32,
+        icmp_code: u8,
+    },
+    /// Add or update an element of a set from registers, from the packet path (`update @s
+    /// { ip saddr }`); the set needs [`super::Set::dynamic`]; `timeout_ms` overrides the
+    /// set's default timeout.
+    Dynset {
+        set: String,
+        op: DynsetOp,
+        sreg_key: Reg,
+        sreg_data: Option<Reg>,
+        timeout_ms: Option<u64>,
+    },
     /// An expression this module does not model, kept raw so dumps stay comparable.
     Other {
         name: String,
@@ -400,6 +455,8 @@ impl Expr {
             Expr::Numgen { .. } => "numgen",
             Expr::Lookup { .. } => "lookup",
             Expr::Fib { .. } => "fib",
+            Expr::Reject { .. } => "reject",
+            Expr::Dynset { .. } => "dynset",
             Expr::Other { name, .. } => name,
         }
     }
@@ -528,6 +585,27 @@ impl Expr {
                     .be32(NFTA_FIB_RESULT, *result)
                     .be32(NFTA_FIB_FLAGS, *flags);
             }
+            Expr::Reject { kind, icmp_code } => {
+                d.be32(NFTA_REJECT_TYPE, *kind);
+                if *kind != reject::TCP_RST {
+                    d.bytes(NFTA_REJECT_ICMP_CODE, &[*icmp_code]);
+                }
+            }
+            Expr::Dynset {
+                set,
+                op,
+                sreg_key,
+                sreg_data,
+                timeout_ms,
+            } => {
+                d.str(NFTA_DYNSET_SET_NAME, set)
+                    .be32(NFTA_DYNSET_OP, op.code())
+                    .be32(NFTA_DYNSET_SREG_KEY, sreg_key.0);
+                opt_reg(d, NFTA_DYNSET_SREG_DATA, *sreg_data);
+                if let Some(t) = timeout_ms {
+                    d.be64(NFTA_DYNSET_TIMEOUT, *t);
+                }
+            }
         }
     }
 
@@ -630,6 +708,21 @@ impl Expr {
                 result: u(NFTA_FIB_RESULT),
                 flags: u(NFTA_FIB_FLAGS),
             },
+            "reject" => Expr::Reject {
+                kind: u(NFTA_REJECT_TYPE),
+                icmp_code: find(&d, NFTA_REJECT_ICMP_CODE)
+                    .and_then(|a| a.data.first().copied())
+                    .unwrap_or(0),
+            },
+            "dynset" => Expr::Dynset {
+                set: find(&d, NFTA_DYNSET_SET_NAME)
+                    .map(|a| a.string())
+                    .unwrap_or_default(),
+                op: DynsetOp::from_code(u(NFTA_DYNSET_OP)),
+                sreg_key: Reg(u(NFTA_DYNSET_SREG_KEY)),
+                sreg_data: reg(NFTA_DYNSET_SREG_DATA),
+                timeout_ms: find(&d, NFTA_DYNSET_TIMEOUT).map(|a| a.be64()),
+            },
             _ => Expr::Other {
                 name,
                 data: raw.to_vec(),
@@ -708,6 +801,22 @@ impl fmt::Display for Expr {
             Expr::Fib { dreg, result, flags } => {
                 write!(f, "fib result {result} flags 0x{flags:x} => reg {}", dreg.0)
             }
+            Expr::Reject { kind, icmp_code } => match *kind {
+                reject::TCP_RST => write!(f, "reject type {kind}"),
+                _ => write!(f, "reject type {kind} code {icmp_code}"),
+            },
+            Expr::Dynset { set, op, sreg_key, sreg_data, timeout_ms } => write!(
+                f,
+                "dynset {} reg_key {} set {set} sreg_data {} timeout {}",
+                match op {
+                    DynsetOp::Add => "add",
+                    DynsetOp::Update => "update",
+                    DynsetOp::Delete => "delete",
+                },
+                sreg_key.0,
+                opt(sreg_data),
+                timeout_ms.map(|t| format!("{t}ms")).unwrap_or_else(|| "-".into())
+            ),
             Expr::Other { name, data } => write!(f, "{name} {}", hex(data)),
         }
     }
@@ -794,6 +903,21 @@ mod tests {
             dreg: Reg::R1,
             result: 3,
             flags: 2,
+        });
+        round_trip(Expr::Reject {
+            kind: reject::TCP_RST,
+            icmp_code: 0,
+        });
+        round_trip(Expr::Reject {
+            kind: reject::ICMP_UNREACH,
+            icmp_code: reject::ICMP_PORT_UNREACH,
+        });
+        round_trip(Expr::Dynset {
+            set: "aff".into(),
+            op: DynsetOp::Update,
+            sreg_key: Reg::R2,
+            sreg_data: Some(Reg::R1),
+            timeout_ms: Some(10_800_000),
         });
     }
 

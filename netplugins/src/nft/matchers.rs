@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use ipnetwork::IpNetwork;
 
 use super::expr::{
-    nat_flags, CmpOp, CtKey, Expr, MetaKey, NatKind, NumgenKind, PayloadBase, Reg, Verdict,
+    nat_flags, reject, CmpOp, CtKey, DynsetOp, Expr, MetaKey, NatKind, NumgenKind, PayloadBase,
+    Reg, Verdict,
 };
 use super::objects::Family;
 
@@ -72,6 +73,33 @@ pub fn mark(mark: u32, op: CmpOp) -> Vec<Expr> {
 
 /// `meta mark set (mark | bits)`: ORs bits into the mark, keeping the others.
 pub fn mark_or(bits: u32) -> Vec<Expr> {
+    mark_set(!bits, bits)
+}
+
+/// `meta mark set (mark & ~bits)`: clears bits of the mark, keeping the others.
+pub fn mark_clear(bits: u32) -> Vec<Expr> {
+    mark_set(!bits, 0)
+}
+
+/// `meta mark & bits != 0`: any of the bits is set.
+pub fn mark_any(bits: u32) -> Vec<Expr> {
+    let mut out = mark_masked(bits, 0);
+    out.push(cmp(CmpOp::Neq, vec![0; 4]));
+    out
+}
+
+/// `meta mark set (mark & mask) ^ xor`.
+fn mark_set(mask: u32, xor: u32) -> Vec<Expr> {
+    let mut out = mark_masked(mask, xor);
+    out.push(Expr::MetaSet {
+        key: MetaKey::MARK,
+        sreg: Reg::R1,
+    });
+    out
+}
+
+/// Register 1 = `(meta mark & mask) ^ xor`.
+fn mark_masked(mask: u32, xor: u32) -> Vec<Expr> {
     vec![
         Expr::Meta {
             key: MetaKey::MARK,
@@ -80,12 +108,8 @@ pub fn mark_or(bits: u32) -> Vec<Expr> {
         Expr::Bitwise {
             sreg: Reg::R1,
             dreg: Reg::R1,
-            mask: (!bits).to_ne_bytes().to_vec(),
-            xor: bits.to_ne_bytes().to_vec(),
-        },
-        Expr::MetaSet {
-            key: MetaKey::MARK,
-            sreg: Reg::R1,
+            mask: mask.to_ne_bytes().to_vec(),
+            xor: xor.to_ne_bytes().to_vec(),
         },
     ]
 }
@@ -167,17 +191,92 @@ pub fn ct_status(bits: u32) -> Vec<Expr> {
 
 /// `fib daddr type local`: the destination is an address of this host.
 pub fn daddr_is_local() -> Vec<Expr> {
-    const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
     const NFTA_FIB_F_DADDR: u32 = 1 << 1;
+    fib_local(NFTA_FIB_F_DADDR)
+}
+
+/// `fib saddr type local`: the packet comes from an address of this host.
+pub fn saddr_is_local() -> Vec<Expr> {
+    const NFTA_FIB_F_SADDR: u32 = 1;
+    fib_local(NFTA_FIB_F_SADDR)
+}
+
+fn fib_local(flags: u32) -> Vec<Expr> {
+    const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
     const RTN_LOCAL: u32 = 2;
     vec![
         Expr::Fib {
             dreg: Reg::R1,
             result: NFT_FIB_RESULT_ADDRTYPE,
-            flags: NFTA_FIB_F_DADDR,
+            flags,
         },
         cmp(CmpOp::Eq, RTN_LOCAL.to_ne_bytes().to_vec()),
     ]
+}
+
+/// The 4-byte register right after register 1's first word (`NFT_REG32_01`): where the
+/// second part of a concatenation goes.
+pub const REG32_1: Reg = Reg(9);
+/// The third word of a concatenation (`NFT_REG32_02`).
+pub const REG32_2: Reg = Reg(10);
+
+fn load_l4proto(dreg: Reg) -> Expr {
+    Expr::Meta {
+        key: MetaKey::L4PROTO,
+        dreg,
+    }
+}
+
+fn load_th_dport(dreg: Reg) -> Expr {
+    Expr::Payload {
+        base: PayloadBase::Transport,
+        offset: 2,
+        len: 2,
+        dreg,
+    }
+}
+
+/// Loads `ip daddr . meta l4proto . th dport` into register 1: the key of a set of
+/// `KeyType::concat(&[Ipv4Addr, InetProto, InetService])` (12 bytes).
+pub fn load_daddr_l4proto_dport() -> Vec<Expr> {
+    vec![
+        load_addr(Dir::Destination, false),
+        load_l4proto(REG32_1),
+        load_th_dport(REG32_2),
+    ]
+}
+
+/// Loads `meta l4proto . th dport` into register 1: the key of a set of
+/// `KeyType::concat(&[InetProto, InetService])` (8 bytes).
+pub fn load_l4proto_dport() -> Vec<Expr> {
+    vec![load_l4proto(Reg::R1), load_th_dport(REG32_1)]
+}
+
+/// `reject with tcp reset` (only valid for TCP packets).
+pub fn reject_tcp_reset() -> Expr {
+    Expr::Reject {
+        kind: reject::TCP_RST,
+        icmp_code: 0,
+    }
+}
+
+/// `reject` (ICMP port unreachable): a connecting client sees ECONNREFUSED.
+pub fn reject_port_unreachable() -> Expr {
+    Expr::Reject {
+        kind: reject::ICMP_UNREACH,
+        icmp_code: reject::ICMP_PORT_UNREACH,
+    }
+}
+
+/// `update @SET { KEY }` with the key already in `key` (and map data in `data`).
+pub fn dynset_update(set: &str, key: Reg, data: Option<Reg>) -> Expr {
+    Expr::Dynset {
+        set: set.to_string(),
+        op: DynsetOp::Update,
+        sreg_key: key,
+        sreg_data: data,
+        timeout_ms: None,
+    }
 }
 
 fn addr_bytes(a: IpAddr) -> (u32, Vec<u8>) {
@@ -211,6 +310,20 @@ fn nat(kind: NatKind, to: IpAddr, port: Option<u16>) -> Vec<Expr> {
         flags,
     });
     out
+}
+
+/// IPv4 `dnat to` the address in `addr` and the port in `port` (as a map lookup with
+/// `ipv4_addr . inet_service` data leaves them in register 1 and [`REG32_1`]).
+pub fn dnat_from_registers(addr: Reg, port: Reg) -> Expr {
+    Expr::Nat {
+        kind: NatKind::Dnat,
+        family: 2,
+        addr_min: Some(addr),
+        addr_max: None,
+        proto_min: Some(port),
+        proto_max: None,
+        flags: nat_flags::MAP_IPS | nat_flags::PROTO_SPECIFIED,
+    }
 }
 
 /// `dnat to ADDR[:PORT]` (nat prerouting/output chains).

@@ -19,7 +19,9 @@ use std::io;
 
 pub use batch::Batch;
 pub use dump::{DumpedChain, DumpedRule, DumpedSet, Ruleset};
-pub use expr::{CmpOp, CtKey, Expr, MetaKey, NatKind, NumgenKind, PayloadBase, Reg, Verdict};
+pub use expr::{
+    CmpOp, CtKey, DynsetOp, Expr, MetaKey, NatKind, NumgenKind, PayloadBase, Reg, Verdict,
+};
 pub use objects::{
     BaseChain, Chain, ChainType, ElemData, Element, Family, Hook, KeyType, Policy, Rule, Set,
     SetData, Table,

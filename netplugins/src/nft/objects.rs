@@ -167,7 +167,9 @@ impl Rule {
 }
 
 /// The type of a set key or map value; the id is nft's datatype number, stored by the kernel
-/// for userspace only, the length is what the kernel checks.
+/// for userspace only, the length is what the kernel checks. Concatenations (`ip daddr .
+/// meta l4proto . th dport`) are [`KeyType::concat`]: every part padded to 4 bytes, as the
+/// registers hold them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyType {
     Ipv4Addr,
@@ -202,6 +204,14 @@ impl KeyType {
             KeyType::IfName => 16,
             KeyType::Raw { len, .. } => len,
         }
+    }
+
+    /// The concatenation of `parts` (nft's `a . b . c`): ids combined 6 bits apart as nft
+    /// does, lengths rounded up to whole 4-byte registers.
+    pub fn concat(parts: &[KeyType]) -> KeyType {
+        let type_id = parts.iter().fold(0, |id, p| (id << 6) | p.type_id());
+        let len = parts.iter().map(|p| p.byte_len().div_ceil(4) * 4).sum();
+        KeyType::Raw { type_id, len }
     }
 
     pub fn from_parts(type_id: u32, len: u32) -> KeyType {
@@ -290,6 +300,17 @@ impl Element {
         Element::new(p.to_be_bytes().to_vec())
     }
 
+    /// A concatenated key or value: each part zero-padded to whole 4-byte registers, the way
+    /// payload and meta loads leave them (see [`KeyType::concat`]).
+    pub fn concat(parts: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(parts.len() * 4);
+        for p in parts {
+            out.extend_from_slice(p);
+            out.resize(out.len().div_ceil(4) * 4, 0);
+        }
+        out
+    }
+
     pub fn to_verdict(mut self, v: Verdict) -> Element {
         self.data = Some(ElemData::Verdict(v));
         self
@@ -309,6 +330,13 @@ pub struct Set {
     pub data: Option<SetData>,
     /// Elements are ranges (rbtree backend); required for prefix elements.
     pub interval: bool,
+    /// The packet path adds elements (`flags dynamic`): needed by a dynset expression.
+    pub dynamic: bool,
+    /// Elements expire after this many milliseconds unless refreshed (`flags timeout`).
+    pub timeout_ms: Option<u64>,
+    /// The most elements the set will ever hold (`size N`): lets the kernel pick a fixed hash
+    /// instead of a resizable one, cheaper to create and free; adding more fails.
+    pub max_size: Option<u32>,
     pub elements: Vec<Element>,
 }
 
@@ -319,6 +347,9 @@ impl Set {
             key,
             data: None,
             interval: false,
+            dynamic: false,
+            timeout_ms: None,
+            max_size: None,
             elements: Vec::new(),
         }
     }
@@ -332,6 +363,20 @@ impl Set {
 
     pub fn interval(mut self) -> Set {
         self.interval = true;
+        self
+    }
+
+    /// Lets dynset expressions add and refresh elements that expire after `timeout_ms`
+    /// (`flags dynamic,timeout; timeout ..`).
+    pub fn dynamic(mut self, timeout_ms: u64) -> Set {
+        self.dynamic = true;
+        self.timeout_ms = Some(timeout_ms);
+        self
+    }
+
+    /// Fixes the set to its current elements' count (see [`Set::max_size`]).
+    pub fn sized(mut self) -> Set {
+        self.max_size = Some(self.elements.len().max(1) as u32);
         self
     }
 

@@ -2,8 +2,9 @@
 //!
 //! Contract: a socket belongs to the network namespace of the thread that opened it, for its
 //! whole life, whichever thread later uses it. [`Nft::apply`] returns only after the kernel
-//! answered every message of the batch; the first refusal is reported with the failing
-//! object's description and the kernel's extended ack text when it sent one.
+//! processed the whole batch; the first refusal is reported with the failing object's
+//! description and the kernel's extended ack text when it sent one. Batches of any size fit:
+//! the send buffer grows to the batch.
 
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -50,6 +51,48 @@ fn parse_error(m: &Msg<'_>) -> (i32, u32, Option<String>) {
     (errno, orig_seq, msg)
 }
 
+/// Raises SO_SNDBUF to hold `len` bytes (FORCE passes `wmem_max`, as root may).
+fn grow_send_buffer(sock: &Socket, len: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // Netlink refuses a datagram larger than sk_sndbuf minus a little bookkeeping; the
+    // kernel doubles the value set, so half of it plus margin is enough.
+    let want = (len / 2 + 4096).min(i32::MAX as usize) as nix::libc::c_int;
+    let fd = sock.as_raw_fd();
+    let mut cur: nix::libc::c_int = 0;
+    let mut cur_len = std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t;
+    // SAFETY: fd is the open socket `sock` owns; cur/cur_len are valid, correctly sized
+    // out-pointers for an int option.
+    let r = unsafe {
+        nix::libc::getsockopt(
+            fd,
+            nix::libc::SOL_SOCKET,
+            nix::libc::SO_SNDBUF,
+            (&mut cur as *mut nix::libc::c_int).cast(),
+            &mut cur_len,
+        )
+    };
+    if r == 0 && (cur as usize) >= len + 4096 {
+        return Ok(());
+    }
+    for opt in [nix::libc::SO_SNDBUFFORCE, nix::libc::SO_SNDBUF] {
+        // SAFETY: fd is the open socket `sock` owns; the option value is a live c_int
+        // whose size is passed along.
+        let r = unsafe {
+            nix::libc::setsockopt(
+                fd,
+                nix::libc::SOL_SOCKET,
+                opt,
+                (&want as *const nix::libc::c_int).cast(),
+                std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+    }
+    Err(io::Error::last_os_error())
+}
+
 impl Nft {
     /// Opens a socket in the calling thread's network namespace.
     pub fn open() -> Result<Nft, NftError> {
@@ -78,30 +121,41 @@ impl Nft {
         let first = self.next_seqs(n + 2);
         let bytes = batch.encode(first);
         let sock = self.sock.lock().unwrap_or_else(|e| e.into_inner());
+        // A batch is one datagram: the kernel refuses one larger than the send buffer.
+        grow_send_buffer(&sock, bytes.len()).map_err(NftError::Send)?;
         sock.send_to(&bytes, &SocketAddr::new(0, 0), 0)
             .map_err(NftError::Send)?;
         let what = |seq: u32| {
             seq.checked_sub(first + 1)
                 .and_then(|i| batch.msgs.get(i as usize))
-                .map(|m| m.what.clone())
+                .map(|m| m.describe())
                 .unwrap_or_else(|| "nf_tables batch".to_string())
         };
         // The kernel processes the whole batch inside sendmsg, so every answer is already
-        // queued; one per message, the last one for seq first+n.
+        // queued: an error per refused message and the ack (or error) of the last one.
         let mut first_error: Option<NftError> = None;
-        let mut answered = 0;
-        while answered < n {
-            let (buf, _) = sock.recv_from_full().map_err(NftError::Recv)?;
+        let mut done = false;
+        while !done {
+            let (buf, _) = match sock.recv_from_full() {
+                Ok(r) => r,
+                // Only reachable once an error switched to draining without blocking.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(NftError::Recv(e)),
+            };
             for m in wire::parse_messages(&buf) {
                 if m.kind != wire::NLMSG_ERROR {
                     continue;
                 }
                 let (errno, seq, ext) = parse_error(&m);
-                if seq > first && seq <= first + n {
-                    answered += 1;
-                } else {
-                    // An error about BEGIN/END aborts the batch with no further answers.
-                    answered = n;
+                // The last change answers last; an error about BEGIN/END (or an ENOMEM that
+                // stops the batch early) aborts with no further answers.
+                if !(first + 1..first + n).contains(&seq) {
+                    done = true;
+                }
+                if errno != 0 && first_error.is_none() {
+                    // Whatever else is queued is already there: drain it without waiting
+                    // for an answer that may never come.
+                    let _ = sock.set_non_blocking(true);
                 }
                 if errno != 0 && first_error.is_none() {
                     first_error = Some(NftError::Kernel {
@@ -112,6 +166,7 @@ impl Nft {
                 }
             }
         }
+        let _ = sock.set_non_blocking(false);
         first_error.map_or(Ok(()), Err)
     }
 

@@ -64,9 +64,14 @@ pub const NFTA_SET_KEY_TYPE: u16 = 4;
 pub const NFTA_SET_KEY_LEN: u16 = 5;
 pub const NFTA_SET_DATA_TYPE: u16 = 6;
 pub const NFTA_SET_DATA_LEN: u16 = 7;
+pub const NFTA_SET_DESC: u16 = 9;
+pub const NFTA_SET_DESC_SIZE: u16 = 1;
 pub const NFTA_SET_ID: u16 = 10;
+pub const NFTA_SET_TIMEOUT: u16 = 11;
 pub const NFT_SET_INTERVAL: u32 = 0x4;
 pub const NFT_SET_MAP: u32 = 0x8;
+pub const NFT_SET_TIMEOUT: u32 = 0x10;
+pub const NFT_SET_EVAL: u32 = 0x20;
 pub const NFT_DATA_VERDICT: u32 = 0xffff_ff00;
 
 pub const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
