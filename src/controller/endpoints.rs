@@ -155,7 +155,15 @@ pub fn compute(svc: &Value, pods: &[Arc<Value>]) -> (Vec<Value>, Vec<Value>, Vec
         if !node_name(pod).is_empty() {
             addr["nodeName"] = json!(node_name(pod));
         }
-        if let Some(h) = pod.pointer("/spec/hostname") {
+        // As Kubernetes: a pod's hostname is published only for the Service named by its
+        // subdomain (StatefulSet pods: `web-0.web`), which is what DNS serves.
+        let hostname = pod
+            .pointer("/spec/hostname")
+            .filter(|_| {
+                pod.pointer("/spec/subdomain").and_then(Value::as_str) == Some(object::name(svc))
+            })
+            .cloned();
+        if let Some(h) = &hostname {
             addr["hostname"] = h.clone();
         }
         let gk = serde_json::to_string(&resolved).unwrap_or_default();
@@ -177,6 +185,9 @@ pub fn compute(svc: &Value, pods: &[Arc<Value>]) -> (Vec<Value>, Vec<Value>, Vec
         });
         if !node_name(pod).is_empty() {
             ep["nodeName"] = json!(node_name(pod));
+        }
+        if let Some(h) = hostname {
+            ep["hostname"] = h;
         }
         slice_eps.push(ep);
     }
@@ -339,5 +350,25 @@ mod tests {
         assert_eq!(eps.len(), 2);
         assert_eq!(eps[1]["conditions"]["ready"], false);
         assert_eq!(ports[0]["name"], "http");
+    }
+
+    #[test]
+    fn hostnames_are_published_for_the_subdomain_service_only() {
+        let svc = |name: &str| {
+            json!({"metadata": {"name": name, "uid": "s"}, "spec": {"selector": {"app": "web"},
+                "clusterIP": "None", "ports": [{"name": "http", "port": 80}]}})
+        };
+        let pod = Arc::new(
+            json!({"metadata": {"name": "web-0", "namespace": "d", "uid": "u"},
+            "spec": {"hostname": "web-0", "subdomain": "web", "containers": [{"name": "c"}]},
+            "status": {"phase": "Running", "podIP": "10.42.0.9",
+                       "conditions": [{"type": "Ready", "status": "True"}]}}),
+        );
+        let (subsets, eps, _) = compute(&svc("web"), std::slice::from_ref(&pod));
+        assert_eq!(subsets[0]["addresses"][0]["hostname"], "web-0");
+        assert_eq!(eps[0]["hostname"], "web-0");
+        let (subsets, eps, _) = compute(&svc("other"), &[pod]);
+        assert!(subsets[0]["addresses"][0].get("hostname").is_none());
+        assert!(eps[0].get("hostname").is_none());
     }
 }

@@ -28,6 +28,7 @@ pub mod queue;
 pub mod replicaset;
 pub mod resourcequota;
 pub mod serviceaccount;
+pub mod servicelb;
 pub mod statefulset;
 pub mod workload;
 
@@ -169,6 +170,7 @@ pub fn start(srv: Arc<ApiServer>, settings: Settings, stop: smol::channel::Recei
     namespace::start(&ctx);
     serviceaccount::start(&ctx);
     endpoints::start(&ctx);
+    servicelb::start(&ctx);
     nodelifecycle::start(&ctx);
     nodeipam::start(&ctx);
     podgc::start(&ctx);
