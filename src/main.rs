@@ -33,8 +33,17 @@ enum Command {
     /// Run a node agent that joins a server
     Agent {
         /// The server's API URL, https://host:6443
-        #[arg(long, env = "KEDGE_URL", value_name = "URL")]
-        server: String,
+        #[arg(
+            long,
+            env = "KEDGE_URL",
+            value_name = "URL",
+            required_unless_present = "cleanup"
+        )]
+        server: Option<String>,
+        /// Remove what the agent programmed into this node's network (Service and
+        /// NetworkPolicy rules, routes to other nodes, the VXLAN device, the bridge) and exit
+        #[arg(long)]
+        cleanup: bool,
         /// The join token (the server's <data-dir>/server/token)
         #[arg(
             long,
@@ -66,6 +75,9 @@ enum Command {
     /// Run a command inside a running container (started by the agent)
     #[command(hide = true)]
     Nsexec(kedge::runtime::nsexec::NsexecArgs),
+    /// Print kedge's nf_tables tables, routes and VXLAN entries in this network namespace
+    #[command(hide = true)]
+    Netdump,
 }
 
 fn main() -> ExitCode {
@@ -82,13 +94,31 @@ fn main() -> ExitCode {
                 .map_err(anyhow::Error::from)
                 .and_then(server::run)
         }
+        Command::Agent { cleanup: true, .. } => {
+            kedge::agent::network::cleanup::cleanup().map(|done| {
+                for d in &done {
+                    eprintln!("kedge: removed {d}");
+                }
+                if done.is_empty() {
+                    eprintln!("kedge: nothing to remove");
+                }
+            })
+        }
         Command::Agent {
             server,
             token,
             token_file,
             data_dir,
             flags,
-        } => agent(&server, token, token_file, &data_dir, &flags),
+            ..
+        } => agent(
+            server.as_deref().unwrap_or_default(),
+            token,
+            token_file,
+            &data_dir,
+            &flags,
+        ),
+        Command::Netdump => kedge::agent::network::cleanup::dump().map(|t| print!("{t}")),
         Command::Bench(b) => bench::run(b),
         Command::Images(cmd) => kedge_images::cli::run(cmd),
         Command::CheckConfig => {

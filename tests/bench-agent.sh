@@ -94,3 +94,11 @@ in_node "$bin" bench pods --kubeconfig "$work/kc2.yaml" --image kedge.test/busyb
 # The agent's RSS with 110 pods running, against idle: its own state per pod.
 in_node "$bin" bench scale --kubeconfig "$work/kc2.yaml" --image kedge.test/busybox:1 --replicas 110 \
   --rss-pid "$agent"
+# Cluster DNS (issue 5) from inside a pod's network namespace, against the node's 10.43.0.10.
+kc=(--kubeconfig "$work/kc2.yaml")
+in_node kubectl "${kc[@]}" run dnsbench --image kedge.test/busybox:1 --image-pull-policy IfNotPresent \
+  --command -- sleep 3600 >/dev/null
+in_node kubectl "${kc[@]}" wait --for=condition=Ready pod/dnsbench --timeout 60s >/dev/null
+uid=$(in_node kubectl "${kc[@]}" get pod dnsbench -o jsonpath='{.metadata.uid}')
+in_node nsenter --net="$work/run/pods/$uid/ns/net" -- "$bin" bench dns --server 10.43.0.10:53 \
+  --name kubernetes.default.svc.cluster.local.

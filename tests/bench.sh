@@ -43,3 +43,6 @@ cargo bench --quiet --bench deployment
 
 # The node agent's benchmarks.
 tests/bench-agent.sh
+
+# The cluster network's benchmarks.
+tests/bench-network.sh

@@ -16,10 +16,49 @@ impl BridgeAdapter {
             .parse()
             .map_err(|e| DepError::new(format!("pod CIDR {pod_cidr}: {e}")))?;
         let cfg = kedge_netplugins::BridgeConfig::new(cidr, state_dir);
+        BridgeAdapter::open_with(cfg).await
+    }
+
+    /// Bring up the bridge with explicit settings (MTU, cluster CIDR).
+    pub async fn open_with(cfg: kedge_netplugins::BridgeConfig) -> DepResult<BridgeAdapter> {
         kedge_netplugins::BridgeNet::new(cfg)
             .await
             .map(BridgeAdapter)
             .map_err(|e| DepError::new(chain(&e)))
+    }
+
+    /// Route the service network to the bridge, so that the node's own connections to
+    /// cluster IPs pass the routing lookup before the service rules translate them, also on
+    /// nodes without a default route (air-gapped). Idempotent.
+    pub async fn route_service_network(&self, cidr: ipnetwork::IpNetwork) -> DepResult<()> {
+        use kedge_netplugins::veth;
+        let err = |e: veth::LinkError| DepError::new(chain(&e));
+        let handle = veth::connect().map_err(err)?;
+        let name = &self.0.config().bridge;
+        let (index, _) = veth::link(&handle, name)
+            .await
+            .map_err(err)?
+            .ok_or_else(|| DepError::new(format!("bridge {name} is missing")))?;
+        veth::ensure_link_route(&handle, cidr, index)
+            .await
+            .map_err(err)
+    }
+
+    /// Make `ip` (as a /32 or /128) a local address of the bridge, for node services pods
+    /// reach at a fixed address (the cluster DNS). Idempotent.
+    pub async fn add_local_address(&self, ip: IpAddr) -> DepResult<()> {
+        use kedge_netplugins::veth;
+        let err = |e: veth::LinkError| DepError::new(chain(&e));
+        let handle = veth::connect().map_err(err)?;
+        let name = &self.0.config().bridge;
+        let (index, _) = veth::link(&handle, name)
+            .await
+            .map_err(err)?
+            .ok_or_else(|| DepError::new(format!("bridge {name} is missing")))?;
+        let prefix = if ip.is_ipv4() { 32 } else { 128 };
+        veth::ensure_addr(&handle, index, ip, prefix)
+            .await
+            .map_err(err)
     }
 }
 

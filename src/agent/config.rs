@@ -43,6 +43,8 @@ pub struct AgentConfig {
     pub port: u16,
     pub cluster_dns: Option<IpAddr>,
     pub cluster_domain: String,
+    /// The cluster's network settings (from the server's configuration).
+    pub network: super::network::settings::ClusterNet,
     pub image_gc_high: u8,
     pub image_gc_low: u8,
     /// Label the node as a control-plane node (servers).
@@ -72,6 +74,7 @@ impl AgentConfig {
             port: 10250,
             cluster_dns: None,
             cluster_domain: "cluster.local".into(),
+            network: Default::default(),
             image_gc_high: 85,
             image_gc_low: 80,
             server_role: false,

@@ -33,6 +33,7 @@ pub mod lifecycle;
 pub mod lookup;
 pub mod manager;
 pub mod netns;
+pub mod network;
 pub mod node;
 pub mod probe;
 pub mod qos;
@@ -44,13 +45,13 @@ pub mod worker;
 #[cfg(test)]
 mod worker_tests;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub use client::NodeClient;
 pub use config::AgentConfig;
-use deps::{Deps, PodNetwork};
+use deps::Deps;
 use node::{Heartbeat, NodeFacts, SharedFacts};
 
 /// How often image disk usage is checked against the GC thresholds (the kubelet's 5 min).
@@ -154,35 +155,17 @@ pub async fn run_with(
         network_ready.clone(),
     );
     let node_task = crate::rt::spawn(hb.run(stop.clone()));
-    // The bridge needs the podCIDR the IPAM controller assigns after registration.
-    let net_task = {
-        let (facts, deps, cfg, stop) = (facts.clone(), deps.clone(), cfg.clone(), stop.clone());
-        crate::rt::spawn(async move {
-            loop {
-                let cidr = facts
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .pod_cidr
-                    .clone();
-                if let Some(cidr) = cidr {
-                    match adapt_network::BridgeAdapter::open(&cidr, &cfg.agent_dir().join("ipam"))
-                        .await
-                    {
-                        Ok(b) => {
-                            let net: Arc<dyn PodNetwork> = Arc::new(b);
-                            *deps.network.write().unwrap_or_else(|e| e.into_inner()) = Some(net);
-                            network_ready.store(true, Ordering::SeqCst);
-                            return;
-                        }
-                        Err(e) => eprintln!("kedge agent: pod network: {e}"),
-                    }
-                }
-                if node::wait_or_stop(Duration::from_secs(1), &stop).await {
-                    return;
-                }
-            }
-        })
-    };
+    // The pod network needs the podCIDR the IPAM controller assigns after registration.
+    let net_task = crate::rt::spawn(network::run::run(
+        network::run::NetCtx {
+            cfg: cfg.clone(),
+            client: client.clone(),
+            facts: facts.clone(),
+            deps: deps.clone(),
+            network_ready: network_ready.clone(),
+        },
+        stop.clone(),
+    ));
     let gc_task = {
         let (images, table, cfg, stop) = (
             deps.images.clone(),

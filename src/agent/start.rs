@@ -17,6 +17,7 @@ use hyper::Method;
 use super::client::NodeClient;
 use super::config::AgentConfig;
 use super::flags::AgentFlags;
+use super::network::settings::ClusterNet;
 use super::server::{self as streaming, AgentServer};
 
 /// Where the streaming endpoint's certificate lives and which CA its clients must carry.
@@ -54,11 +55,6 @@ fn serving_ips(cfg: &AgentConfig) -> Vec<IpAddr> {
     }
 }
 
-/// The 10th address of the service network, as Kubernetes places cluster DNS.
-pub fn default_cluster_dns(service_cidr: ipnetwork::Ipv4Network) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(u32::from(service_cidr.network()) + 10))
-}
-
 async fn serve_and_run(
     cfg: AgentConfig,
     client: Arc<dyn NodeClient>,
@@ -90,13 +86,14 @@ pub async fn run_in_server(
     flags: &AgentFlags,
     data_dir: &Path,
     tls_dir: &Path,
-    service_cidr: ipnetwork::Ipv4Network,
+    network: ClusterNet,
     stop: smol::channel::Receiver<()>,
 ) -> Result<()> {
     let mut cfg = AgentConfig::from_flags(flags, data_dir, true)?;
     if cfg.cluster_dns.is_none() {
-        cfg.cluster_dns = Some(default_cluster_dns(service_cidr));
+        cfg.cluster_dns = Some(network.dns_ip());
     }
+    cfg.network = network;
     let (cert, key) =
         crate::server::pki::node_serving_cert(tls_dir, &cfg.node_name, &serving_ips(&cfg))?;
     let pki = crate::server::pki::Pki::at(tls_dir);
@@ -115,7 +112,7 @@ pub async fn run_remote(
     data_dir: &Path,
     stop: smol::channel::Receiver<()>,
 ) -> Result<()> {
-    let cfg = AgentConfig::from_flags(flags, data_dir, false)?;
+    let mut cfg = AgentConfig::from_flags(flags, data_dir, false)?;
     let agent_dir = cfg.agent_dir();
     let target = super::join::connect(server, token, &agent_dir).await?;
     let mut query = format!("node={}", cfg.node_name);
@@ -142,6 +139,14 @@ pub async fn run_remote(
         (Some(c), Some(k)) => (c.to_string(), k.to_string()),
         _ => return Err(anyhow!("the server's certificate answer has no cert/key")),
     };
+    // Older servers send no settings: the defaults are the server's defaults.
+    if let Some(c) = v.get("cluster").filter(|c| c.is_object()) {
+        cfg.network = serde_json::from_value(c.clone())
+            .context("reading the cluster network settings from the server")?;
+    }
+    if cfg.cluster_dns.is_none() {
+        cfg.cluster_dns = Some(cfg.network.dns_ip());
+    }
     let serving = write_serving(&agent_dir, agent_dir.join("server-ca.crt"), &cert, &key)?;
     let client = super::client_http::HttpClient::new(target);
     serve_and_run(cfg, client, serving, stop).await

@@ -22,6 +22,8 @@ pub struct Auth {
     tokens: RwLock<HashMap<String, User>>,
     ca_pem: OnceLock<String>,
     signer: OnceLock<Box<Signer>>,
+    /// The cluster network settings joining agents follow (CIDRs, backend).
+    cluster: OnceLock<serde_json::Value>,
 }
 
 /// Issues a serving certificate (PEM cert, PEM key) for a node name and its addresses.
@@ -43,9 +45,14 @@ impl Auth {
         let _ = self.signer.set(f);
     }
 
+    /// The cluster network settings handed to joining agents with their certificate.
+    pub fn set_cluster(&self, settings: serde_json::Value) {
+        let _ = self.cluster.set(settings);
+    }
+
     /// `POST /v1-kedge/serving-kubelet?node=<name>&ip=<addr>...` by a member of
     /// `system:nodes`: a serving certificate for the agent's streaming endpoint, as JSON
-    /// `{"cert": PEM, "key": PEM}`.
+    /// `{"cert": PEM, "key": PEM, "cluster": settings}` (see [`Auth::set_cluster`]).
     pub fn serving_kubelet(&self, query: &str, user: &User) -> Result<serde_json::Value, ApiError> {
         if !user.groups.iter().any(|g| g == "system:nodes") {
             return Err(ApiError::forbidden(format!(
@@ -72,7 +79,8 @@ impl Auth {
             .get()
             .ok_or_else(|| ApiError::internal("this server cannot sign certificates"))?;
         let (cert, key) = signer(&node, &ips).map_err(ApiError::internal)?;
-        Ok(serde_json::json!({ "cert": cert, "key": key }))
+        let cluster = self.cluster.get().cloned().unwrap_or_default();
+        Ok(serde_json::json!({ "cert": cert, "key": key, "cluster": cluster }))
     }
 
     pub fn ca_pem(&self) -> Option<&str> {

@@ -1,6 +1,7 @@
 //! Objects every cluster has from its first start: the four system namespaces and the
-//! `kubernetes` Service with Endpoints pointing at the API server. Idempotent: existing objects
-//! are kept, the Endpoints follow the advertised address.
+//! `kubernetes` Service with Endpoints and an EndpointSlice pointing at the API server.
+//! Idempotent: existing objects are kept, the Endpoints and EndpointSlice follow the advertised
+//! address.
 
 use std::sync::Arc;
 
@@ -73,20 +74,59 @@ pub async fn run(srv: &Arc<ApiServer>) -> Result<(), ApiError> {
                      "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": subsets,
     });
-    let epdef = srv
+    follow(srv, ("", "v1", "endpoints"), ep, &["subsets"]).await?;
+    // Service proxies read EndpointSlices: the same backend as an EndpointSlice.
+    let endpoints = if adv.is_loopback() || adv.is_unspecified() {
+        json!([])
+    } else {
+        json!([{"addresses": [adv.to_string()], "conditions": {"ready": true}}])
+    };
+    let slice = json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes",
+                                "endpointslice.kubernetes.io/managed-by": "kedge-apiserver"}},
+        "addressType": if adv.is_ipv6() { "IPv6" } else { "IPv4" },
+        "endpoints": endpoints,
+        "ports": [{"name": "https", "port": srv.cfg.port, "protocol": "TCP"}],
+    });
+    follow(
+        srv,
+        ("discovery.k8s.io", "v1", "endpointslices"),
+        slice,
+        &["endpoints", "ports"],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Create `obj` (in `default`) or bring its `fields` in line with it.
+async fn follow(
+    srv: &Arc<ApiServer>,
+    (group, version, plural): (&str, &str, &str),
+    obj: Value,
+    fields: &[&str],
+) -> Result<(), ApiError> {
+    let def = srv
         .registry
-        .by_path("", "v1", "endpoints")
-        .ok_or_else(|| ApiError::internal("no endpoints resource"))?;
-    match load(srv, &epdef, Some("default"), "kubernetes") {
+        .by_path(group, version, plural)
+        .ok_or_else(|| ApiError::internal(format!("no {plural} resource")))?;
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    match load(srv, &def, Some("default"), &name) {
         Ok((cur, rev)) => {
-            if cur.get("subsets") != ep.get("subsets") {
+            if fields.iter().any(|f| cur.get(*f) != obj.get(*f)) {
                 let mut new = cur.clone();
-                new["subsets"] = ep["subsets"].clone();
+                for f in fields {
+                    new[*f] = obj[*f].clone();
+                }
                 write::apply_update(
                     srv,
-                    &epdef,
+                    &def,
                     Some("default"),
-                    "kubernetes",
+                    &name,
                     &cur,
                     rev,
                     new,
@@ -95,8 +135,8 @@ pub async fn run(srv: &Arc<ApiServer>) -> Result<(), ApiError> {
                 )
                 .await?;
             }
+            Ok(())
         }
-        Err(_) => ensure(srv, "", "endpoints", Some("default"), ep).await?,
+        Err(_) => ensure(srv, group, plural, Some("default"), obj).await,
     }
-    Ok(())
 }

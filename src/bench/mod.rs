@@ -9,8 +9,11 @@
 //! - `scheduler`: scheduling decisions/s over synthetic nodes, optionally end to end.
 
 mod creates;
+mod dns;
 mod idle;
+mod net;
 mod pods;
+mod proxy;
 mod runtime;
 mod scheduler;
 mod store;
@@ -90,6 +93,16 @@ pub enum Bench {
         #[arg(long, default_value_t = 20)]
         resident: usize,
     },
+    /// Pod-to-pod TCP throughput and latency across two nodes (host-gw, vxlan) against a veth
+    /// pair; run it in private namespaces: `unshare --mount --net kedge bench net`
+    Net {
+        /// Seconds of streaming per path
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// 1-byte round trips per path
+        #[arg(long, default_value_t = 20_000)]
+        round_trips: usize,
+    },
     /// Write the busybox test image (Debian's busybox-static) as an OCI archive
     TestImage {
         #[arg(long)]
@@ -109,6 +122,10 @@ pub enum Bench {
         #[arg(long)]
         rss_pid: Option<u32>,
     },
+    /// Cluster DNS queries/s and p50/p99 latency (in process, or `--server` a running one)
+    Dns(dns::Options),
+    /// Service proxy: full atomic nf_tables resync time and ruleset size (needs root)
+    Proxy(proxy::Options),
     /// RSS and disk writes of a process over a period
     Idle {
         #[arg(long)]
@@ -142,6 +159,8 @@ pub fn run(b: Bench) -> Result<()> {
         } => watch::run(&kubeconfig, watchers, writes),
         Bench::Store { objects, dir } => store::run(objects, dir.as_deref()),
         Bench::Idle { pid, seconds } => idle::run(pid, seconds),
+        Bench::Dns(opts) => dns::run(opts),
+        Bench::Proxy(opts) => proxy::run(opts),
         Bench::Pods {
             kubeconfig,
             image,
@@ -149,6 +168,10 @@ pub fn run(b: Bench) -> Result<()> {
             parallel,
         } => pods::run_pods(&kubeconfig, &image, rounds, parallel),
         Bench::Runtime { count, resident } => runtime::run(count, resident),
+        Bench::Net {
+            seconds,
+            round_trips,
+        } => net::run(seconds, round_trips),
         Bench::TestImage { out, name } => {
             kedge_images::testimage::busybox_oci_archive(&out, &name, &[])?;
             Ok(())

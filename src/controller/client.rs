@@ -108,6 +108,11 @@ pub const ENDPOINTSLICES: Res = Res {
     version: "v1",
     plural: "endpointslices",
 };
+pub const NETWORKPOLICIES: Res = Res {
+    group: "networking.k8s.io",
+    version: "v1",
+    plural: "networkpolicies",
+};
 pub const REPLICATIONCONTROLLERS: Res = Res {
     group: "",
     version: "v1",

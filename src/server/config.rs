@@ -10,6 +10,7 @@ use ipnetwork::Ipv4Network;
 use serde::Deserialize;
 
 use crate::agent::flags::AgentFlags;
+use crate::agent::network::settings::{parse_backend, ClusterNet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,6 +66,18 @@ pub struct ServerFlags {
     #[arg(long)]
     #[serde(default)]
     pub disable_agent: bool,
+    /// How nodes route each other's pod CIDRs: host-gw (nodes on one L2 segment), vxlan
+    /// (an overlay for nodes that share only L3) or none (bring your own CNI)
+    #[arg(long, value_name = "BACKEND")]
+    pub network_backend: Option<String>,
+    /// Do not program Services on the nodes (another service proxy does)
+    #[arg(long)]
+    #[serde(default)]
+    pub disable_kube_proxy: bool,
+    /// Do not enforce NetworkPolicies
+    #[arg(long)]
+    #[serde(default)]
+    pub disable_network_policy: bool,
     /// A node whose heartbeat is older than this is NotReady/Unknown (e.g. 40s)
     #[arg(long, value_name = "DURATION")]
     pub node_monitor_grace_period: Option<String>,
@@ -112,6 +125,8 @@ pub struct ServerConfig {
     pub cluster_cidr: Ipv4Network,
     pub service_cidr: Ipv4Network,
     pub disable_agent: bool,
+    /// Cluster network settings every node follows.
+    pub network: crate::agent::network::settings::ClusterNet,
     pub controllers: crate::controller::Settings,
     pub agent: AgentFlags,
 }
@@ -192,6 +207,20 @@ pub fn resolve(flags: ServerFlags, file: ServerFlags) -> Result<ServerConfig, Co
     }
     let mut tls_san = file.tls_san;
     tls_san.extend(flags.tls_san);
+    let cluster_cidr = cidr(
+        "--cluster-cidr",
+        &flags
+            .cluster_cidr
+            .or(file.cluster_cidr)
+            .unwrap_or_else(|| "10.42.0.0/16".into()),
+    )?;
+    let service_cidr = cidr(
+        "--service-cidr",
+        &flags
+            .service_cidr
+            .or(file.service_cidr)
+            .unwrap_or_else(|| "10.43.0.0/16".into()),
+    )?;
     Ok(ServerConfig {
         data_dir: flags
             .data_dir
@@ -212,21 +241,26 @@ pub fn resolve(flags: ServerFlags, file: ServerFlags) -> Result<ServerConfig, Co
             .or(file.write_kubeconfig)
             .unwrap_or_else(|| "/etc/kedge/kedge.yaml".into()),
         write_kubeconfig_mode: mode,
-        cluster_cidr: cidr(
-            "--cluster-cidr",
-            &flags
-                .cluster_cidr
-                .or(file.cluster_cidr)
-                .unwrap_or_else(|| "10.42.0.0/16".into()),
-        )?,
-        service_cidr: cidr(
-            "--service-cidr",
-            &flags
-                .service_cidr
-                .or(file.service_cidr)
-                .unwrap_or_else(|| "10.43.0.0/16".into()),
-        )?,
+        cluster_cidr,
+        service_cidr,
         disable_agent: flags.disable_agent || file.disable_agent,
+        network: ClusterNet {
+            cluster_cidr,
+            service_cidr,
+            network_backend: parse_backend(
+                &flags
+                    .network_backend
+                    .or(file.network_backend)
+                    .unwrap_or_else(|| "host-gw".into()),
+            )
+            .map_err(|e| ConfigError::Invalid {
+                what: "--network-backend",
+                msg: e.to_string(),
+                value: e.0,
+            })?,
+            kube_proxy: !(flags.disable_kube_proxy || file.disable_kube_proxy),
+            network_policy: !(flags.disable_network_policy || file.disable_network_policy),
+        },
         agent: flags.agent.merge(file.agent),
         controllers: {
             let mut c = crate::controller::Settings::default();

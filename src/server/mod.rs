@@ -131,6 +131,8 @@ pub fn run(cfg: ServerConfig) -> Result<()> {
     let ca_pem = fs::read_to_string(&pki.ca_cert).context("reading the cluster CA")?;
     let token = token::ensure(&server_dir, &ca_pem).context("creating the join token")?;
     api.auth.set_ca(ca_pem);
+    api.auth
+        .set_cluster(serde_json::to_value(&cfg.network).context("cluster settings")?);
     // The API server reaches agents' streaming endpoints (logs, exec, port-forward, metrics)
     // with the admin client certificate.
     let _ = api.kubelet.set(
@@ -181,7 +183,7 @@ pub fn run(cfg: ServerConfig) -> Result<()> {
                 cfg.agent.clone(),
                 cfg.data_dir.clone(),
                 pki.dir.clone(),
-                cfg.service_cidr,
+                cfg.network.clone(),
                 stop.clone(),
             );
             crate::rt::spawn(async move {

@@ -76,7 +76,57 @@ pub struct Cluster {
 /// namespace; the API server advertises it in the `kubernetes` Endpoints).
 const NODE_SETUP: &str = "ip link set lo up && ip link add kedgetest0 type veth peer name kedgetest1 && ip addr add 10.231.0.1/24 dev kedgetest0 && ip link set kedgetest0 up && ip link set kedgetest1 up && exec sleep 2147483647";
 
-fn pdeathsig(cmd: &mut Command) {
+/// Start a process holding new network and mount namespaces after `setup` (a shell script
+/// ending in `exec sleep`) ran in them; returns once the namespaces are ready.
+// The child is returned: its owner kills and waits for it (the harness' Drop impls).
+#[allow(clippy::zombie_processes)]
+pub fn start_holder(setup: &str) -> Child {
+    let mut cmd = Command::new("/usr/bin/unshare");
+    cmd.args([
+        "--net",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        setup,
+    ]);
+    pdeathsig(&mut cmd);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn the node namespace holder");
+    let pid = child.id();
+    // The namespaces are ready once the holder has exec'd sleep (after the setup ran).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if exe.to_string_lossy().ends_with("/sleep") {
+            return child;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("node namespace setup did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The busybox test image staged for a node's agent (auto-imported at start).
+pub fn node_image(data_dir: &Path) {
+    let dir = data_dir.join("agent").join("images");
+    std::fs::create_dir_all(&dir).unwrap();
+    kedge_images::testimage::busybox_oci_archive(&dir.join("busybox.tar"), TEST_IMAGE, &[])
+        .expect("build the busybox test image");
+}
+
+/// The test image: Debian's static busybox packed into an OCI archive by the images crate.
+pub const TEST_IMAGE: &str = "kedge.test/busybox:1";
+
+pub fn pdeathsig(cmd: &mut Command) {
     // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
     // which is async-signal-safe; it allocates nothing and touches no locks.
     unsafe {
@@ -108,7 +158,22 @@ impl Cluster {
         Cluster::start_inner(extra, true, stage)
     }
 
+    /// A server with its agent as node 1 (`node1`, [`NODE_IP`]) of `sw`: its uplink is a port
+    /// of the switch instead of a private veth, so agents on the switch reach it.
+    pub fn with_agent_on(sw: &multinode::Switch, extra: &[&str]) -> Cluster {
+        Cluster::start_on(extra, true, Some(sw), node_image)
+    }
+
     fn start_inner(extra: &[&str], agent: bool, stage: impl FnOnce(&Path)) -> Cluster {
+        Cluster::start_on(extra, agent, None, stage)
+    }
+
+    fn start_on(
+        extra: &[&str],
+        agent: bool,
+        sw: Option<&multinode::Switch>,
+        stage: impl FnOnce(&Path),
+    ) -> Cluster {
         static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = tempfile::Builder::new()
@@ -129,43 +194,16 @@ impl Cluster {
             dir,
         };
         stage(&c.data_dir);
-        c.start_holder();
+        match sw {
+            None => c.holder = Some(start_holder(NODE_SETUP)),
+            Some(sw) => {
+                let h = start_holder(multinode::BARE_NODE);
+                sw.attach(h.id(), 1);
+                c.holder = Some(h);
+            }
+        }
         c.launch();
         c
-    }
-
-    fn start_holder(&mut self) {
-        let mut cmd = Command::new("/usr/bin/unshare");
-        cmd.args([
-            "--net",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "/bin/sh",
-            "-c",
-            NODE_SETUP,
-        ]);
-        pdeathsig(&mut cmd);
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn the node namespace holder");
-        let pid = child.id();
-        self.holder = Some(child);
-        // The namespaces are ready once the holder has exec'd sleep (after the setup ran).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-            if exe.to_string_lossy().ends_with("/sleep") {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!("node namespace setup did not finish");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 
     /// A process inside the node's network and mount namespaces (ended with the test).
@@ -408,6 +446,7 @@ impl Drop for Cluster {
 }
 
 pub mod cleanup;
+pub mod multinode;
 
 /// Poll `f` every 250 ms until it holds; panic naming `what` after `secs` seconds.
 pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {

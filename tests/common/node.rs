@@ -14,15 +14,11 @@ use serde_json::Value;
 
 use crate::common::{self, wait_for, Cluster};
 
-/// The test image: Debian's static busybox packed into an OCI archive by the images crate.
-pub const IMAGE: &str = "kedge.test/busybox:1";
+pub use common::TEST_IMAGE as IMAGE;
 
 /// Write the test image archive where the agent imports images from at start.
 pub fn stage_image(data_dir: &std::path::Path) {
-    let dir = data_dir.join("agent").join("images");
-    std::fs::create_dir_all(&dir).unwrap();
-    kedge_images::testimage::busybox_oci_archive(&dir.join("busybox.tar"), IMAGE, &[])
-        .expect("build the busybox test image");
+    common::node_image(data_dir)
 }
 
 /// A server with its agent, the test image staged, the node registered and Ready.
