@@ -113,9 +113,11 @@ fn serve(ns: PathBuf, addr: IpAddr) -> std::thread::JoinHandle<Result<()>> {
             let l = TcpListener::bind(SocketAddr::new(addr, PORT))?;
             let _ = tx.send(());
             // First connection: sink. Second: echo.
-            let (mut s, _) = l.accept()?;
+            let (mut sink, _) = l.accept()?;
             let mut buf = vec![0u8; CHUNK];
-            while s.read(&mut buf)? > 0 {}
+            while sink.read(&mut buf)? > 0 {}
+            // Closing tells the sender every byte arrived.
+            drop(sink);
             let (mut s, _) = l.accept()?;
             s.set_nodelay(true)?;
             let mut b = [0u8; 1];

@@ -58,9 +58,13 @@ pub fn key_of(obj: &Value) -> String {
     }
 }
 
+/// Shapes an object before it is cached (keeps only what the consumers read).
+pub type Transform = fn(Value) -> Value;
+
 pub struct Reflector {
     res: Res,
     params: ListParams,
+    transform: Option<Transform>,
     cache: RwLock<BTreeMap<String, Arc<Value>>>,
     synced: AtomicBool,
     changes: Arc<Changes>,
@@ -68,9 +72,20 @@ pub struct Reflector {
 
 impl Reflector {
     pub fn new(res: Res, params: ListParams, changes: Arc<Changes>) -> Arc<Reflector> {
+        Reflector::with_transform(res, params, changes, None)
+    }
+
+    /// A reflector caching `transform(object)` instead of whole objects.
+    pub fn with_transform(
+        res: Res,
+        params: ListParams,
+        changes: Arc<Changes>,
+        transform: Option<Transform>,
+    ) -> Arc<Reflector> {
         Arc::new(Reflector {
             res,
             params,
+            transform,
             cache: RwLock::new(BTreeMap::new()),
             synced: AtomicBool::new(false),
             changes,
@@ -87,10 +102,17 @@ impl Reflector {
         c.values().map(|v| (**v).clone()).collect()
     }
 
+    fn shape(&self, o: Value) -> Value {
+        match self.transform {
+            Some(t) => t(o),
+            None => o,
+        }
+    }
+
     fn replace(&self, items: Vec<Value>) {
         let fresh: BTreeMap<String, Arc<Value>> = items
             .into_iter()
-            .map(|o| (key_of(&o), Arc::new(o)))
+            .map(|o| (key_of(&o), Arc::new(self.shape(o))))
             .collect();
         let mut c = self.cache.write().unwrap_or_else(|e| e.into_inner());
         if *c != fresh {
@@ -104,6 +126,7 @@ impl Reflector {
         let mut c = self.cache.write().unwrap_or_else(|e| e.into_inner());
         let changed = match ev {
             WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                let o = self.shape(o);
                 let k = key_of(&o);
                 let same = c.get(&k).is_some_and(|old| **old == o);
                 if !same {

@@ -278,7 +278,12 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
     if net.network_policy {
         let pol_changes = Arc::new(Changes::default());
         let pols = Reflector::new(NETWORKPOLICIES, ListParams::default(), pol_changes.clone());
-        let pods = Reflector::new(PODS, ListParams::default(), pol_changes.clone());
+        let pods = Reflector::with_transform(
+            PODS,
+            ListParams::default(),
+            pol_changes.clone(),
+            Some(crate::netpol::model::slim_pod),
+        );
         let nss = Reflector::new(NAMESPACES, ListParams::default(), pol_changes.clone());
         for r in [&pols, &pods, &nss] {
             tasks.push(crate::rt::spawn(
@@ -340,15 +345,39 @@ async fn publish_vtep(ctx: &NetCtx, mac: &[u8; 6], stop: &smol::channel::Receive
 
 type SyncFuture = crate::agent::client::BoxFuture<'static, Result<(), String>>;
 
-/// A blocking sync (nf_tables batches) as a [`sync_loop`] step, run on a blocking thread.
+/// A blocking sync (nf_tables batches) as a [`sync_loop`] step, run on a thread of its own
+/// (not the shared blocking pool: each new pool thread gets its own malloc arena, and a busy
+/// node's RSS grew by tens of MiB that way).
 fn blocking<F>(f: F) -> impl Fn() -> SyncFuture + Send + Sync + 'static
 where
     F: Fn() -> Result<(), String> + Send + Sync + 'static,
 {
-    let f = Arc::new(f);
+    type Job = smol::channel::Sender<Result<(), String>>;
+    let (jobs, rx) = smol::channel::unbounded::<Job>();
+    let spawned = std::thread::Builder::new()
+        .name("kedge-net-sync".into())
+        .spawn(move || {
+            // Ends when the loop (the last sender) is dropped.
+            while let Ok(reply) = rx.recv_blocking() {
+                let _ = reply.try_send(f());
+            }
+        });
+    let spawn_error = spawned.err().map(|e| e.to_string());
     move || {
-        let f = f.clone();
-        Box::pin(smol::unblock(move || f()))
+        let jobs = jobs.clone();
+        let spawn_error = spawn_error.clone();
+        Box::pin(async move {
+            if let Some(e) = spawn_error {
+                return Err(format!("starting the sync thread: {e}"));
+            }
+            let (tx, rx) = smol::channel::bounded(1);
+            jobs.send(tx)
+                .await
+                .map_err(|_| "the sync thread ended".to_string())?;
+            rx.recv()
+                .await
+                .map_err(|_| "the sync thread ended".to_string())?
+        })
     }
 }
 
