@@ -41,13 +41,15 @@ fn unsupported() -> bool {
     false
 }
 
-/// A busybox root layer shared by all tests of this process (read-only lowerdir).
+/// A busybox root layer shared by all tests of this process (read-only lowerdir). It lives
+/// under cargo's per-target scratch directory with a fixed name and is rebuilt by the first
+/// test of each run: a static TempDir is never dropped, so one in /tmp leaked every run.
 fn layer() -> PathBuf {
-    static LAYER: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    static LAYER: OnceLock<PathBuf> = OnceLock::new();
     LAYER
         .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let root = dir.path().join("layer");
+            let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("runtime-busybox-layer");
+            let _ = std::fs::remove_dir_all(&root);
             for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
                 std::fs::create_dir_all(root.join(d)).unwrap();
             }
@@ -63,9 +65,8 @@ fn layer() -> PathBuf {
             }
             std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
             std::fs::write(root.join("etc/group"), "root:x:0:\n").unwrap();
-            (dir, root)
+            root
         })
-        .1
         .clone()
 }
 

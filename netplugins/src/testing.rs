@@ -6,9 +6,14 @@
 //! prints `SKIPPED: <why>` and returns `None`, unless the `CI` environment variable is set,
 //! where it panics instead: on CI these tests must run. [`assert_proc_sys_is_ours`] refuses to
 //! go on unless `/proc/sys/net` shows such a fresh namespace (code under test writes sysctls
-//! there).
+//! there). [`Pins`] creates pinned namespaces for a test and removes them when dropped,
+//! also when the test fails.
+
+use std::path::{Path, PathBuf};
 
 use nix::sched::{unshare, CloneFlags};
+
+use crate::netns;
 
 /// Say why a test cannot run here; on CI that is a failure.
 pub fn skip(what: &str, why: &str) {
@@ -51,4 +56,28 @@ pub fn assert_proc_sys_is_ours() {
             .all(|n| ["all", "default", "lo"].contains(&n.as_str())),
         "/proc/sys/net is not the test namespace's: {names:?}"
     );
+}
+
+/// Network namespaces pinned under a test's directory, removed on drop.
+#[derive(Debug, Default)]
+pub struct Pins(Vec<PathBuf>);
+
+impl Pins {
+    /// Create (idempotently) the namespace `dir/name` and return its path.
+    pub fn pin(&mut self, dir: &Path, name: &str) -> PathBuf {
+        let p = dir.join(name);
+        netns::create(&p).expect("create a test network namespace");
+        if !self.0.contains(&p) {
+            self.0.push(p.clone());
+        }
+        p
+    }
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        for p in self.0.iter().rev() {
+            let _ = netns::remove(p);
+        }
+    }
 }

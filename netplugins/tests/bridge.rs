@@ -13,23 +13,21 @@ use kedge_netplugins::{netns, veth, BridgeConfig, BridgeNet, HostPort, PodNet, P
 
 /// Pod namespaces of a test, unpinned on drop even when the test fails.
 struct Fixture {
+    // Declared first: dropped (namespaces unpinned) before the directory is removed.
+    pins: kedge_netplugins::testing::Pins,
     dir: tempfile::TempDir,
-    netns: Vec<PathBuf>,
 }
 
 impl Fixture {
     fn new() -> Fixture {
         Fixture {
             dir: tempfile::tempdir().unwrap(),
-            netns: Vec::new(),
+            pins: Default::default(),
         }
     }
 
     fn netns(&mut self, name: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        netns::create(&p).unwrap();
-        self.netns.push(p.clone());
-        p
+        self.pins.pin(self.dir.path(), name)
     }
 
     fn config(&self) -> BridgeConfig {
@@ -39,14 +37,6 @@ impl Fixture {
         );
         c.cluster_cidr = Some("10.88.0.0/16".parse().unwrap());
         c
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        for p in &self.netns {
-            let _ = netns::remove(p);
-        }
     }
 }
 

@@ -131,23 +131,21 @@ fn env<'a>(cmd: &'a str, id: &'a str, ns: Option<&'a Path>) -> Vec<(&'a str, &'a
 
 /// The test's state dir and container namespaces, unpinned on drop even when a test fails.
 struct Fixture {
+    // Declared first: dropped (namespaces unpinned) before the directory is removed.
+    pins: kedge_netplugins::testing::Pins,
     dir: tempfile::TempDir,
-    netns: Vec<PathBuf>,
 }
 
 impl Fixture {
     fn new() -> Fixture {
         Fixture {
             dir: tempfile::tempdir().unwrap(),
-            netns: Vec::new(),
+            pins: Default::default(),
         }
     }
 
     fn container(&mut self, name: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        netns::create(&p).unwrap();
-        self.netns.push(p.clone());
-        p
+        self.pins.pin(self.dir.path(), name)
     }
 
     fn conf(&self, version: &str) -> Value {
@@ -178,14 +176,6 @@ impl Fixture {
                     .collect()
             })
             .unwrap_or_default()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        for p in &self.netns {
-            let _ = netns::remove(p);
-        }
     }
 }
 
