@@ -7,6 +7,7 @@ pub mod bench;
 pub mod clock;
 pub mod controller;
 pub mod dns;
+pub mod error_chain;
 pub mod httpclient;
 pub mod netpol;
 pub mod proxy;

@@ -49,6 +49,11 @@ impl Protocol {
         }
     }
 
+    /// A Kubernetes `protocol` field: absent means TCP; `None` for unknown protocols.
+    pub fn parse_or_tcp(s: Option<&str>) -> Option<Protocol> {
+        s.map_or(Some(Protocol::Tcp), Protocol::parse)
+    }
+
     /// Parses `TCP`/`tcp`/... as Kubernetes and CNI spell it.
     pub fn parse(s: &str) -> Option<Protocol> {
         match s.to_ascii_lowercase().as_str() {

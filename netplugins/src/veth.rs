@@ -16,6 +16,9 @@ use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteM
 
 use crate::netns::{self, NetnsError};
 
+/// The rtnetlink handle the functions here take, for callers without rtnetlink of their own.
+pub use rtnetlink::Handle as NetlinkHandle;
+
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     #[error("opening an rtnetlink socket")]

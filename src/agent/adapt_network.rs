@@ -4,73 +4,57 @@
 use std::net::IpAddr;
 use std::path::Path;
 
+use kedge_netplugins::veth;
+
 use super::client::BoxFuture;
 use super::deps::{DepError, DepResult, HostPort, PodNetwork};
+use crate::error_chain::error_chain;
 
 pub struct BridgeAdapter(pub kedge_netplugins::BridgeNet);
 
-impl BridgeAdapter {
-    /// Bring up `kedge0` for `pod_cidr` with IPAM state under `state_dir`.
-    pub async fn open(pod_cidr: &str, state_dir: &Path) -> DepResult<BridgeAdapter> {
-        let cidr: ipnetwork::IpNetwork = pod_cidr
-            .parse()
-            .map_err(|e| DepError::new(format!("pod CIDR {pod_cidr}: {e}")))?;
-        let cfg = kedge_netplugins::BridgeConfig::new(cidr, state_dir);
-        BridgeAdapter::open_with(cfg).await
-    }
+fn link_err(e: veth::LinkError) -> DepError {
+    DepError::new(error_chain(&e))
+}
 
+impl BridgeAdapter {
     /// Bring up the bridge with explicit settings (MTU, cluster CIDR).
-    pub async fn open_with(cfg: kedge_netplugins::BridgeConfig) -> DepResult<BridgeAdapter> {
+    pub async fn open(cfg: kedge_netplugins::BridgeConfig) -> DepResult<BridgeAdapter> {
         kedge_netplugins::BridgeNet::new(cfg)
             .await
             .map(BridgeAdapter)
-            .map_err(|e| DepError::new(chain(&e)))
+            .map_err(|e| DepError::new(error_chain(&e)))
+    }
+
+    /// A netlink handle and the bridge's link index, for changes to the bridge link.
+    async fn bridge_link(&self) -> DepResult<(veth::NetlinkHandle, u32)> {
+        let handle = veth::connect().map_err(link_err)?;
+        let name = &self.0.config().bridge;
+        let (index, _) = veth::link(&handle, name)
+            .await
+            .map_err(link_err)?
+            .ok_or_else(|| DepError::new(format!("bridge {name} is missing")))?;
+        Ok((handle, index))
     }
 
     /// Route the service network to the bridge, so that the node's own connections to
     /// cluster IPs pass the routing lookup before the service rules translate them, also on
     /// nodes without a default route (air-gapped). Idempotent.
     pub async fn route_service_network(&self, cidr: ipnetwork::IpNetwork) -> DepResult<()> {
-        use kedge_netplugins::veth;
-        let err = |e: veth::LinkError| DepError::new(chain(&e));
-        let handle = veth::connect().map_err(err)?;
-        let name = &self.0.config().bridge;
-        let (index, _) = veth::link(&handle, name)
-            .await
-            .map_err(err)?
-            .ok_or_else(|| DepError::new(format!("bridge {name} is missing")))?;
+        let (handle, index) = self.bridge_link().await?;
         veth::ensure_link_route(&handle, cidr, index)
             .await
-            .map_err(err)
+            .map_err(link_err)
     }
 
     /// Make `ip` (as a /32 or /128) a local address of the bridge, for node services pods
     /// reach at a fixed address (the cluster DNS). Idempotent.
     pub async fn add_local_address(&self, ip: IpAddr) -> DepResult<()> {
-        use kedge_netplugins::veth;
-        let err = |e: veth::LinkError| DepError::new(chain(&e));
-        let handle = veth::connect().map_err(err)?;
-        let name = &self.0.config().bridge;
-        let (index, _) = veth::link(&handle, name)
-            .await
-            .map_err(err)?
-            .ok_or_else(|| DepError::new(format!("bridge {name} is missing")))?;
+        let (handle, index) = self.bridge_link().await?;
         let prefix = if ip.is_ipv4() { 32 } else { 128 };
         veth::ensure_addr(&handle, index, ip, prefix)
             .await
-            .map_err(err)
+            .map_err(link_err)
     }
-}
-
-/// An error with its sources, `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
 }
 
 impl PodNetwork for BridgeAdapter {
@@ -108,7 +92,7 @@ impl PodNetwork for BridgeAdapter {
                 .add(&pod)
                 .await
                 .map(|a| a.ip)
-                .map_err(|e| DepError::new(chain(&e)))
+                .map_err(|e| DepError::new(error_chain(&e)))
         })
     }
 
@@ -121,7 +105,7 @@ impl PodNetwork for BridgeAdapter {
             self.0
                 .del(pod_uid, netns)
                 .await
-                .map_err(|e| DepError::new(chain(&e)))
+                .map_err(|e| DepError::new(error_chain(&e)))
         })
     }
 }

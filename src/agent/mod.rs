@@ -155,6 +155,11 @@ pub async fn run_with(
         network_ready.clone(),
     );
     let node_task = crate::rt::spawn(hb.run(stop.clone()));
+    // The node's resolvers: pods with dnsPolicy Default get them, the cluster DNS forwards
+    // to them.
+    let host_resolv = dns::HostResolv::parse(
+        &std::fs::read_to_string(cfg.etc_root.join("resolv.conf")).unwrap_or_default(),
+    );
     // The pod network needs the podCIDR the IPAM controller assigns after registration.
     let net_task = crate::rt::spawn(network::run::run(
         network::run::NetCtx {
@@ -163,6 +168,7 @@ pub async fn run_with(
             facts: facts.clone(),
             deps: deps.clone(),
             network_ready: network_ready.clone(),
+            upstream_nameservers: host_resolv.nameservers.clone(),
         },
         stop.clone(),
     ));
@@ -190,9 +196,7 @@ pub async fn run_with(
         facts,
         clock,
         table,
-        host_resolv: dns::HostResolv::parse(
-            &std::fs::read_to_string(etc.join("resolv.conf")).unwrap_or_default(),
-        ),
+        host_resolv,
         host_hosts: std::fs::read_to_string(etc.join("hosts")).unwrap_or_default(),
     });
     let mgr = manager::Manager::new(ctx);

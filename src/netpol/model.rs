@@ -34,33 +34,7 @@ pub enum ModelError {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-impl Protocol {
-    /// `None` for protocols NetworkPolicy does not know; an absent protocol is TCP.
-    pub fn parse(v: Option<&Value>) -> Option<Protocol> {
-        match v.and_then(Value::as_str) {
-            None | Some("TCP") => Some(Protocol::Tcp),
-            Some("UDP") => Some(Protocol::Udp),
-            Some("SCTP") => Some(Protocol::Sctp),
-            Some(_) => None,
-        }
-    }
-
-    /// The IP protocol number.
-    pub fn number(self) -> u8 {
-        match self {
-            Protocol::Tcp => 6,
-            Protocol::Udp => 17,
-            Protocol::Sctp => 132,
-        }
-    }
-}
+pub use kedge_netplugins::Protocol;
 
 /// A `containers[].ports[]` entry that has a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +137,7 @@ impl Pod {
             for p in array(c.get("ports")) {
                 let name = str_at(p, &["name"]);
                 let port = p.get("containerPort").and_then(Value::as_u64);
-                let proto = Protocol::parse(p.get("protocol"));
+                let proto = Protocol::parse_or_tcp(p.get("protocol").and_then(Value::as_str));
                 if let (false, Some(Ok(port)), Some(protocol)) =
                     (name.is_empty(), port.map(u16::try_from), proto)
                 {
@@ -341,7 +315,7 @@ fn peer(p: &Value, namespace: &str) -> Peer {
 }
 
 fn port(p: &Value) -> PolicyPort {
-    let protocol = Protocol::parse(p.get("protocol"));
+    let protocol = Protocol::parse_or_tcp(p.get("protocol").and_then(Value::as_str));
     let end = p.get("endPort").and_then(Value::as_u64);
     let port = match p.get("port") {
         None | Some(Value::Null) => PortSel::All,

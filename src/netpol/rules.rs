@@ -18,6 +18,7 @@
 //! Without isolated pods the table is left empty (no chains: no cost per packet).
 //! Denied packets are dropped (the client sees a timeout), not rejected.
 
+use crate::error_chain::error_chain;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -92,17 +93,6 @@ pub fn compile(
     invalid.sort();
     stats.invalid_policies = invalid;
     Compiled { batch, plan, stats }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Names shared sets by content, in order of first use.

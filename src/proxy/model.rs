@@ -16,40 +16,7 @@ use serde_json::Value;
 /// Default `sessionAffinityConfig.clientIP.timeoutSeconds`.
 pub const DEFAULT_AFFINITY_SECONDS: u32 = 10_800;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-impl Protocol {
-    pub fn parse(s: Option<&str>) -> Option<Protocol> {
-        match s.unwrap_or("TCP") {
-            "TCP" => Some(Protocol::Tcp),
-            "UDP" => Some(Protocol::Udp),
-            "SCTP" => Some(Protocol::Sctp),
-            _ => None,
-        }
-    }
-
-    /// The IP protocol number.
-    pub fn number(self) -> u8 {
-        match self {
-            Protocol::Tcp => 6,
-            Protocol::Udp => 17,
-            Protocol::Sctp => 132,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-        }
-    }
-}
+pub use kedge_netplugins::Protocol;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceType {
@@ -173,7 +140,7 @@ fn index_slices(slices: &[Value]) -> BTreeMap<(String, String), SlicePorts> {
         for p in ports.into_iter().flatten() {
             let (Some(port), Some(proto)) = (
                 port_num(p.get("port")),
-                Protocol::parse(p.get("protocol").and_then(Value::as_str)),
+                Protocol::parse_or_tcp(p.get("protocol").and_then(Value::as_str)),
             ) else {
                 continue;
             };
@@ -279,7 +246,7 @@ pub fn build(services: &[Value], slices: &[Value]) -> Vec<ServicePort> {
         {
             let (Some(port), Some(protocol)) = (
                 port_num(p.get("port")),
-                Protocol::parse(p.get("protocol").and_then(Value::as_str)),
+                Protocol::parse_or_tcp(p.get("protocol").and_then(Value::as_str)),
             ) else {
                 continue;
             };

@@ -126,6 +126,17 @@ pub fn node_image(data_dir: &Path) {
 /// The test image: Debian's static busybox packed into an OCI archive by the images crate.
 pub const TEST_IMAGE: &str = "kedge.test/busybox:1";
 
+/// `program` inside the network and mount namespaces `holder` holds, ended with the test.
+pub fn holder_command(holder: u32, program: &str) -> Command {
+    let mut c = Command::new("/usr/bin/nsenter");
+    c.arg(format!("--net=/proc/{holder}/ns/net"))
+        .arg(format!("--mount=/proc/{holder}/ns/mnt"))
+        .arg("--")
+        .arg(program);
+    pdeathsig(&mut c);
+    c
+}
+
 pub fn pdeathsig(cmd: &mut Command) {
     // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
     // which is async-signal-safe; it allocates nothing and touches no locks.
@@ -208,14 +219,7 @@ impl Cluster {
 
     /// A process inside the node's network and mount namespaces (ended with the test).
     pub fn node_command(&self, program: &str) -> Command {
-        let holder = self.holder_pid();
-        let mut c = Command::new("/usr/bin/nsenter");
-        c.arg(format!("--net=/proc/{holder}/ns/net"))
-            .arg(format!("--mount=/proc/{holder}/ns/mnt"))
-            .arg("--")
-            .arg(program);
-        pdeathsig(&mut c);
-        c
+        holder_command(self.holder_pid(), program)
     }
 
     pub fn holder_pid(&self) -> u32 {

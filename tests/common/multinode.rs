@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use super::{cleanup, pdeathsig, start_holder, wait_for, Cluster};
+use super::{cleanup, start_holder, wait_for, Cluster};
 
 /// A node namespace with only loopback up; its uplink comes from [`Switch::attach`].
 pub const BARE_NODE: &str = "ip link set lo up && exec sleep 2147483647";
@@ -151,14 +151,7 @@ impl JoinedNode {
 
     /// A process inside this node's network and mount namespaces.
     pub fn node_command(&self, program: &str) -> Command {
-        let holder = self.holder_pid();
-        let mut c = Command::new("/usr/bin/nsenter");
-        c.arg(format!("--net=/proc/{holder}/ns/net"))
-            .arg(format!("--mount=/proc/{holder}/ns/mnt"))
-            .arg("--")
-            .arg(program);
-        pdeathsig(&mut c);
-        c
+        super::holder_command(self.holder_pid(), program)
     }
 
     pub fn log_path(&self) -> PathBuf {

@@ -29,19 +29,7 @@ pub fn agent_cluster(extra: &[&str]) -> Cluster {
 }
 
 pub fn wait_node_ready(c: &Cluster) {
-    wait_for("node1 to be Ready", 60, || {
-        let out = c.kubectl(&["get", "node", "node1", "-o", "json"]);
-        if !out.status.success() {
-            return false;
-        }
-        let n: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        let ready = n["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True");
-        ready && n["spec"]["podCIDR"].is_string()
-    });
+    common::multinode::wait_node_ready(c, "node1");
 }
 
 /// The pod as JSON, or Null when it does not exist.

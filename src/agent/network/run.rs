@@ -11,6 +11,7 @@
 //! after a change (debounced by [`DEBOUNCE`]), so restarts and repeated events never
 //! duplicate anything.
 
+use crate::error_chain::error_chain;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,11 +21,11 @@ use ipnetwork::IpNetwork;
 use serde_json::{json, Value};
 
 use super::reflector::{Changes, Reflector};
+use crate::agent::adapt_network;
 use crate::agent::client::{ListParams, NodeClient};
 use crate::agent::config::AgentConfig;
 use crate::agent::deps::{Deps, PodNetwork};
 use crate::agent::node::{wait_or_stop, SharedFacts};
-use crate::agent::{adapt_network, dns as resolv};
 use crate::controller::client::{
     ENDPOINTSLICES, NAMESPACES, NETWORKPOLICIES, NODES, PODS, SERVICES,
 };
@@ -43,6 +44,8 @@ pub struct NetCtx {
     pub facts: SharedFacts,
     pub deps: Deps,
     pub network_ready: Arc<AtomicBool>,
+    /// The node's own resolvers (its resolv.conf), where the cluster DNS forwards.
+    pub upstream_nameservers: Vec<String>,
 }
 
 /// The overlay peers described by the Nodes: every other node with a pod CIDR and an
@@ -123,7 +126,7 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
             Err(e) => eprintln!(
                 "kedge agent: {} network: {}",
                 net.network_backend,
-                chain(&e)
+                error_chain(&e)
             ),
         }
         if wait_or_stop(RETRY, &stop).await {
@@ -138,7 +141,7 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
             kedge_netplugins::BridgeConfig::new(pod_cidr, &ctx.cfg.agent_dir().join("ipam"));
         bc.cluster_cidr = Some(IpNetwork::V4(net.cluster_cidr));
         bc.mtu = overlay.pod_mtu();
-        match adapt_network::BridgeAdapter::open_with(bc).await {
+        match adapt_network::BridgeAdapter::open(bc).await {
             Ok(b) => break Arc::new(b),
             Err(e) => eprintln!("kedge agent: pod network: {e}"),
         }
@@ -178,7 +181,7 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
                         .sync(&peers)
                         .await
                         .map(|_| ())
-                        .map_err(|e| chain(&e))
+                        .map_err(|e| error_chain(&e))
                 })
             },
         )));
@@ -207,7 +210,7 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
             }) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    eprintln!("kedge agent: service proxy: {}", chain(&e));
+                    eprintln!("kedge agent: service proxy: {}", error_chain(&e));
                     None
                 }
             }
@@ -225,7 +228,7 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
                 let (s, e) = (services.snapshot(), slices.snapshot());
                 records.store(crate::dns::Records::build(&domain, &s, &e));
                 match &proxy {
-                    Some(p) => p.sync(&s, &e).map(|_| ()).map_err(|e| chain(&e)),
+                    Some(p) => p.sync(&s, &e).map(|_| ()).map_err(|e| error_chain(&e)),
                     None => Ok(()),
                 }
             }),
@@ -233,15 +236,10 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
     }
     if let Some(ip) = dns_ip {
         // Never forward to ourselves (a node whose resolv.conf names the cluster DNS).
-        let upstream: Vec<SocketAddr> = crate::dns::nameserver_addrs(
-            &resolv::HostResolv::parse(
-                &std::fs::read_to_string(ctx.cfg.etc_root.join("resolv.conf")).unwrap_or_default(),
-            )
-            .nameservers,
-        )
-        .into_iter()
-        .filter(|a| a.ip() != ip)
-        .collect();
+        let upstream: Vec<SocketAddr> = crate::dns::nameserver_addrs(&ctx.upstream_nameservers)
+            .into_iter()
+            .filter(|a| a.ip() != ip)
+            .collect();
         let (records, stop2, bridge) = (records.clone(), stop.clone(), bridge.clone());
         tasks.push(crate::rt::spawn(async move {
             loop {
@@ -262,7 +260,7 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
                 .name("kedge-dns".into())
                 .spawn(move || {
                     if let Err(e) = smol::block_on(crate::dns::serve(addr, records, up, stop2)) {
-                        eprintln!("kedge agent: cluster DNS on {addr}: {}", chain(&e));
+                        eprintln!("kedge agent: cluster DNS on {addr}: {}", error_chain(&e));
                     }
                     drop(done_tx);
                 });
@@ -303,7 +301,7 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
                     blocking(move || {
                         let stats = enforcer
                             .sync(&pols2.snapshot(), &pods2.snapshot(), &nss2.snapshot(), &me)
-                            .map_err(|e| chain(&e))?;
+                            .map_err(|e| error_chain(&e))?;
                         // Said once per change, not at every resync.
                         let mut last = reported.lock().unwrap_or_else(|e| e.into_inner());
                         if *last != stats.invalid_policies {
@@ -318,7 +316,7 @@ pub async fn run(ctx: NetCtx, stop: smol::channel::Receiver<()>) {
                     }),
                 )));
             }
-            Err(e) => eprintln!("kedge agent: network policies: {}", chain(&e)),
+            Err(e) => eprintln!("kedge agent: network policies: {}", error_chain(&e)),
         }
     }
     for t in tasks {
@@ -424,17 +422,6 @@ async fn sync_loop<F>(
             return;
         }
     }
-}
-
-/// An error with its sources, `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -10,9 +10,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 
-/// The network backends (`--network-backend`).
-pub const BACKENDS: &[&str] = &["host-gw", "vxlan", "none"];
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterNet {
@@ -51,12 +48,11 @@ impl ClusterNet {
 #[error("unknown network backend {0:?}: want host-gw, vxlan or none")]
 pub struct BackendError(pub String);
 
+/// A valid `--network-backend` value (the overlay's own parser decides), in canonical form.
 pub fn parse_backend(s: &str) -> Result<String, BackendError> {
-    if BACKENDS.contains(&s) {
-        Ok(s.to_string())
-    } else {
-        Err(BackendError(s.to_string()))
-    }
+    s.parse::<kedge_netplugins::overlay::Backend>()
+        .map(|b| b.to_string())
+        .map_err(|_| BackendError(s.to_string()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The shim's view of the pieces it drives: `init::spawn` for the container process and the
 //! cgroup files for the OOM counter. Kept in one place so the supervisor loop stays plain I/O.
 
+use crate::error_chain::error_chain;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -94,16 +95,4 @@ pub fn spawn(
         Err(InitError::Start(message)) => Err(message),
         Err(e) => Err(error_chain(&e)),
     }
-}
-
-/// `outer: inner: innermost`, the way errors are shown to users.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        cur = s.source();
-    }
-    text
 }
